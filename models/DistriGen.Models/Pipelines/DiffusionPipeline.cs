@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using DistriGen.Models.Schedulers;
+using DistriGen.Tensors;
+using DistriGen.Tensors.Ops;
+
+namespace DistriGen.Models.Pipelines;
+
+/// <summary>
+/// The guided denoising loop of diffusers' pipelines: latents = noise · init_sigma; per timestep the
+/// UNet sees [latents, latents] (unconditional, conditional), the outputs are combined with the
+/// guidance scale (and optional rescale), the sampler steps; finally the VAE decodes (pixel-space
+/// models: the sample is the image).
+/// </summary>
+public static class DiffusionPipeline
+{
+    public static GenerationResult Generate(DiffusionModel model, INoisePredictor predictor, GenerationRequest request, Conditioning conditioning, IProgress<StepProgress>? progress = null)
+    {
+        var total = Stopwatch.StartNew();
+        var (latentHeight, latentWidth) = model.LatentSize(request.Width, request.Height);
+        var scheduler = Schedulers.Schedulers.Create(model.SchedulerConfig);
+        scheduler.SetTimesteps(request.Steps);
+        bool guided = request.GuidanceScale > 1f;
+        var cond = guided ? conditioning : conditioning.Rows(1, 2);
+        int channels = model.Unet.Config.InChannels;
+
+        Tensor latents;
+        using (var noise = request.InitNoise?.Clone() ?? SeededNormal.Sample(request.Seed, 1, channels, latentHeight, latentWidth))
+        {
+            if (noise.Rank != 4 || noise.Dim(0) != 1 || noise.Dim(1) != channels || noise.Dim(2) != latentHeight || noise.Dim(3) != latentWidth)
+                throw new ArgumentException($"init_noise is {Tensor.Format(noise.Shape)} but a {request.Width}×{request.Height} image needs (1, {channels}, {latentHeight}, {latentWidth}).");
+            latents = Ops.Multiply(noise, scheduler.InitNoiseSigma).Keep();
+        }
+
+        var unetTime = TimeSpan.Zero;
+        predictor.BeginGeneration(request.Steps);
+        var timesteps = scheduler.Timesteps;
+        for (int i = 0; i < timesteps.Count; i++)
+        {
+            using var scope = new TensorScope();
+            using var batch = guided ? Ops.ConcatBatch([latents, latents]) : latents.Clone();
+            using var input = scheduler.ScaleModelInput(batch, i);
+            var unetStart = Stopwatch.GetTimestamp();
+            using var prediction = predictor.Predict(input, timesteps[i], cond, i);
+            unetTime += Stopwatch.GetElapsedTime(unetStart);
+            using var guidedOutput = guided ? Guide(prediction, request.GuidanceScale, request.GuidanceRescale) : prediction.Clone();
+            var next = scheduler.Step(guidedOutput, i, latents);
+            latents.Dispose();
+            latents = next.Keep();
+            progress?.Report(new StepProgress(i + 1, timesteps.Count));
+        }
+
+        var vaeStart = Stopwatch.GetTimestamp();
+        Tensor image;
+        if (model.Vae is { } vae)
+        {
+            using var scope = new TensorScope();
+            using var scaled = Ops.Multiply(latents, 1f / vae.Config.ScalingFactor);
+            image = vae.Decode(scaled).Keep();
+        }
+        else
+        {
+            image = latents.Clone();
+        }
+        var vaeTime = Stopwatch.GetElapsedTime(vaeStart);
+        return new GenerationResult(latents, image, timesteps, unetTime, vaeTime, total.Elapsed);
+    }
+
+    /// <summary>uncond + g·(cond − uncond), then diffusers' rescale_noise_cfg when <paramref name="rescale"/> &gt; 0.</summary>
+    public static Tensor Guide(Tensor prediction, float scale, float rescale)
+    {
+        using var uncond = Ops.SliceBatch(prediction, 0, 1);
+        using var cond = Ops.SliceBatch(prediction, 1, 2);
+        using var difference = Ops.Subtract(cond, uncond);
+        var guided = Ops.AddScaled(uncond, 1f, difference, scale);
+        if (rescale <= 0) return guided;
+        double stdCond = Std(cond.Span), stdGuided = Std(guided.Span);
+        float factor = (float)(rescale * stdCond / stdGuided + (1 - rescale));
+        using (guided) return Ops.Multiply(guided, factor);
+    }
+
+    /// <summary>Unbiased standard deviation, as torch.std.</summary>
+    private static double Std(ReadOnlySpan<float> values)
+    {
+        double mean = 0;
+        foreach (var v in values) mean += v;
+        mean /= values.Length;
+        double sq = 0;
+        foreach (var v in values) sq += (v - mean) * (v - mean);
+        return Math.Sqrt(sq / (values.Length - 1));
+    }
+}

@@ -1,0 +1,59 @@
+using DistriGen.Runtime;
+using DistriGen.Tensors;
+using DistriGen.Tensors.Ops;
+
+namespace DistriGen.Models.Pipelines;
+
+/// <summary>
+/// One rank of a patch-parallel UNet: it runs the generated variant on its band (and, with batch
+/// splitting, on its guidance row), then gathers every band so each rank holds the full prediction
+/// and steps the sampler on the full latent, identically.
+/// </summary>
+public sealed class PatchParallelPredictor : INoisePredictor
+{
+    private readonly UNet2DConditionModel _variant;
+    private readonly PatchParallelRun _run;
+    private int _steps;
+
+    public PatchParallelPredictor(UNet2DConditionModel unet, PatchParallelRun run, PatchParallelOptions options, int latentHeight, int latentWidth)
+    {
+        _run = run;
+        Layout = new BandLayout(latentHeight, latentWidth, run.PatchGroup.Size, unet.Config.Downsampling);
+        Context = new PatchContext(run.PatchGroup, Layout, options);
+        _variant = unet.ToPatchParallel(Context);
+    }
+
+    public PatchContext Context { get; }
+    public BandLayout Layout { get; }
+
+    /// <summary>Steps run in the last generation.</summary>
+    public int StepsRun => _steps;
+
+    public void BeginGeneration(int steps)
+    {
+        Context.BeginGeneration(steps);
+        Context.Cache.ResetCounters();
+        _steps = 0;
+    }
+
+    public Tensor Predict(Tensor x, float timestep, Conditioning c, int step)
+    {
+        if (_run.SplitBatch && x.Dim(0) != 2)
+            throw new InvalidOperationException("--split-batch splits the guidance batch; it needs classifier-free guidance (guidance scale above 1).");
+        Context.BeginStep(step);
+        Tensor band;
+        if (_run.SplitBatch)
+        {
+            using var row = Ops.SliceBatch(x, _run.BatchIndex, _run.BatchIndex + 1);
+            var rows = c.Rows(_run.BatchIndex, _run.BatchIndex + 1);
+            band = _variant.Forward(row, timestep, rows.EncoderHiddenStates, rows.TextEmbeds, rows.TimeIds);
+        }
+        else
+        {
+            band = _variant.Forward(x, timestep, c.EncoderHiddenStates, c.TextEmbeds, c.TimeIds);
+        }
+        Context.EndStep();
+        _steps++;
+        using (band) return _run.GatherBands(band, Layout);
+    }
+}

@@ -1,0 +1,54 @@
+namespace DistriGen.Runtime.Communication;
+
+/// <summary>One rank of an <see cref="InProcessWorld"/>: ranks are threads of one process.</summary>
+public sealed class InProcessCommunicator : CommunicatorBase
+{
+    private readonly InProcessWorld _world;
+    private readonly string _group;
+    private readonly int[] _worldRanks;
+    private long _bytesSent;
+
+    internal InProcessCommunicator(InProcessWorld world, string group, int rank, int[] worldRanks)
+    {
+        _world = world;
+        _group = group;
+        Rank = rank;
+        _worldRanks = worldRanks;
+    }
+
+    public override int Rank { get; }
+    public override int Size => _worldRanks.Length;
+    public override TimeSpan Timeout => _world.Timeout;
+    public override string Kind => $"in-process ({Size} ranks)";
+    public override long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    public override void Send(int peer, long tag, ReadOnlySpan<float> data)
+    {
+        CheckPeer(peer);
+        Interlocked.Add(ref _bytesSent, 4L * data.Length);
+        _world.Post(_group, Rank, peer, tag, data);
+    }
+
+    public override void Receive(int peer, long tag, Span<float> destination)
+    {
+        CheckPeer(peer);
+        var message = _world.Take(_group, peer, Rank, tag, _worldRanks[Rank], _worldRanks[peer]);
+        if (message.Length != destination.Length)
+            throw new InvalidOperationException($"Rank {Rank} expected {destination.Length} values from rank {peer} (tag {tag}) but got {message.Length}: the ranks are out of step.");
+        message.CopyTo(destination);
+    }
+
+    public override ICommunicator Split(int color, int key)
+    {
+        var members = _world.Split(_group, Size, color, key, _worldRanks[Rank]);
+        return new InProcessCommunicator(_world, $"{_group}/{color}", Array.IndexOf(members, _worldRanks[Rank]), members);
+    }
+
+    public override void Abort(Exception reason) => _world.Fail(_worldRanks[Rank], reason);
+
+    private void CheckPeer(int peer)
+    {
+        if ((uint)peer >= (uint)Size || peer == Rank)
+            throw new ArgumentOutOfRangeException(nameof(peer), peer, $"Rank {Rank} of {Size} cannot exchange with rank {peer}.");
+    }
+}

@@ -1,0 +1,73 @@
+using DistriGen.Runtime.Communication;
+using DistriGen.Tensors;
+using DistriGen.Tensors.Ops;
+
+namespace DistriGen.Runtime;
+
+/// <summary>
+/// One rank's place in a run: the world communicator, the patch group it shares bands with, and which
+/// rows of the guidance batch it computes. Without batch splitting every rank computes the whole batch
+/// on its band; with it the world is two groups, one per guidance row (as DistriFusion's split_batch).
+/// </summary>
+public sealed class PatchParallelRun : IDisposable
+{
+    private PatchParallelRun(ICommunicator world, ICommunicator patchGroup, int batchIndex, bool splitBatch)
+    {
+        World = world;
+        PatchGroup = patchGroup;
+        BatchIndex = batchIndex;
+        SplitBatch = splitBatch;
+    }
+
+    public ICommunicator World { get; }
+    public ICommunicator PatchGroup { get; }
+
+    /// <summary>With <see cref="SplitBatch"/>, the guidance row this rank computes (0 unconditional, 1 conditional).</summary>
+    public int BatchIndex { get; }
+    public bool SplitBatch { get; }
+
+    /// <summary>Forms the patch group: the whole world, or with <paramref name="splitBatch"/> each half of it.</summary>
+    public static PatchParallelRun Create(ICommunicator world, bool splitBatch)
+    {
+        if (!splitBatch) return new PatchParallelRun(world, world, 0, false);
+        if (world.Size % 2 != 0)
+            throw new ArgumentException($"--split-batch needs an even number of ranks (one group per guidance row); got {world.Size}.");
+        int half = world.Size / 2, group = world.Rank / half;
+        return new PatchParallelRun(world, world.Split(group, world.Rank), group, true);
+    }
+
+    /// <summary>
+    /// Every rank's band output, gathered so every rank holds the full prediction (B, C, H, W):
+    /// bands stacked by rows, and with batch splitting the two groups' rows stacked by batch.
+    /// </summary>
+    public Tensor GatherBands(Tensor band, BandLayout layout)
+    {
+        int c = band.Dim(1), w = band.Dim(3), bandBatch = band.Dim(0);
+        int groups = SplitBatch ? 2 : 1;
+        int perGroup = World.Size / groups;
+        var counts = Enumerable.Range(0, World.Size).Select(r => bandBatch * c * layout.Rows(r % perGroup) * w).ToArray();
+        var all = new float[counts.Sum()];
+        using (OpProfiler.Measure(OpCategory.Communication))
+            World.AllGather(band.Span, counts, all);
+        var full = Tensor.Empty(bandBatch * groups, c, layout.LatentHeight, w);
+        var dst = full.Span;
+        int offset = 0;
+        for (int r = 0; r < World.Size; r++)
+        {
+            int g = r / perGroup, patch = r % perGroup, rows = layout.Rows(patch), start = layout.Start(patch);
+            for (int b = 0; b < bandBatch; b++)
+                for (int ch = 0; ch < c; ch++)
+                {
+                    var src = all.AsSpan(offset + (b * c + ch) * rows * w, rows * w);
+                    src.CopyTo(dst.Slice((((g * bandBatch + b) * c + ch) * layout.LatentHeight + start) * w));
+                }
+            offset += counts[r];
+        }
+        return full;
+    }
+
+    public void Dispose()
+    {
+        if (!ReferenceEquals(PatchGroup, World)) PatchGroup.Dispose();
+    }
+}

@@ -1,0 +1,57 @@
+namespace DistriGen.Runtime;
+
+/// <summary>How ranks share the layers that need other bands' pixels.</summary>
+public enum ParallelMode
+{
+    /// <summary>Synchronous exchange at every step: identical to single-device inference up to rounding.</summary>
+    Exact,
+    /// <summary>DistriFusion: synchronous warmup, then each rank uses the previous step's data from the others, sent asynchronously.</summary>
+    DistriFusion,
+    /// <summary>PCPP: as DistriFusion, but after warmup self-attention sees only a fraction of its neighbours' rows.</summary>
+    Pcpp,
+    /// <summary>No exchange: zero padding at the seams, local attention and statistics. The baseline that shows why exchange matters.</summary>
+    Naive,
+}
+
+/// <summary>How GroupNorm statistics are shared after warmup (DistriFusion's GN modes).</summary>
+public enum GroupNormMode
+{
+    /// <summary>All-reduce at every step (DistriFusion's sync_gn).</summary>
+    Exact,
+    /// <summary>Stale global statistics plus the own fresh-minus-stale correction; the local variance where the corrected one is negative.</summary>
+    Corrected,
+    /// <summary>Others' statistics from the previous step with the own fresh ones.</summary>
+    Stale,
+    /// <summary>Local statistics only.</summary>
+    Separate,
+}
+
+/// <summary>The options of a patch-parallel run.</summary>
+public sealed class PatchParallelOptions
+{
+    public ParallelMode Mode { get; set; } = ParallelMode.DistriFusion;
+
+    /// <summary>Synchronous steps at the start (at least 1). distrifuser's warmup_steps=w runs w+1 of them.</summary>
+    public int WarmupSteps { get; set; } = 4;
+
+    public GroupNormMode GroupNormMode { get; set; } = GroupNormMode.Corrected;
+
+    /// <summary>PCPP: the fraction of each neighbour's rows a band attends to after warmup.</summary>
+    public double PcppRatio { get; set; } = 0.3;
+
+    /// <summary>Communication points per asynchronous message (DistriFusion's comm_checkpoint).</summary>
+    public int BucketSize { get; set; } = 60;
+
+    /// <summary>Split the guidance batch across two rank groups (DistriFusion's split_batch).</summary>
+    public bool SplitBatch { get; set; }
+
+    /// <summary>The longest a rank waits for another.</summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    public void Validate()
+    {
+        if (WarmupSteps < 1) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "--warmup-steps must be at least 1: the first step has no previous step to take stale data from.");
+        if (PcppRatio is < 0 or > 1 || double.IsNaN(PcppRatio)) throw new ArgumentOutOfRangeException(nameof(PcppRatio), PcppRatio, "--pcpp-ratio must be between 0 and 1.");
+        if (BucketSize < 1) throw new ArgumentOutOfRangeException(nameof(BucketSize), BucketSize, "The bucket size must be at least 1.");
+    }
+}

@@ -1,0 +1,58 @@
+namespace DistriGen.Tensors.Compute;
+
+/// <summary>Which backend runs the products, and why. Set DISTRIGEN_BACKEND=managed to force the managed path.</summary>
+public static class ComputeBackends
+{
+    private static IComputeBackend? _current;
+    private static string _reason = "";
+
+    /// <summary>The backend in use: a native library when present and allowed, else managed.</summary>
+    public static IComputeBackend Current
+    {
+        get
+        {
+            if (_current is not null) return _current;
+            lock (typeof(ComputeBackends))
+            {
+                if (_current is not null) return _current;
+                var forced = Environment.GetEnvironmentVariable("DISTRIGEN_BACKEND");
+                _current = Select(forced ?? "auto");
+                return _current;
+            }
+        }
+        set
+        {
+            _current = value ?? throw new ArgumentNullException(nameof(value));
+            _reason = "set by the host";
+        }
+    }
+
+    /// <summary>Why the current backend was chosen (e.g. "OpenBLAS is not installed").</summary>
+    public static string Reason
+    {
+        get
+        {
+            _ = Current;
+            return _reason;
+        }
+    }
+
+    /// <summary>Selects by name: "auto" (native when available), "managed" or "openblas".</summary>
+    public static IComputeBackend Select(string name)
+    {
+        switch (name.Trim().ToLowerInvariant())
+        {
+            case "managed":
+                _reason = "managed path requested";
+                return _current = ManagedBackend.Instance;
+            case "openblas":
+                return _current = OpenBlasBackend.TryLoad(out var why) ?? throw new InvalidOperationException($"The OpenBLAS backend was requested but {why}.");
+            case "auto":
+                var blas = OpenBlasBackend.TryLoad(out var reason);
+                _reason = blas is null ? reason + "; using the managed kernels" : $"found {blas.LibraryPath}";
+                return _current = blas is null ? ManagedBackend.Instance : blas;
+            default:
+                throw new ArgumentException($"Unknown compute backend '{name}'. Use auto, managed or openblas.", nameof(name));
+        }
+    }
+}

@@ -1,0 +1,44 @@
+namespace DistriGen.Tensors.Nn;
+
+/// <summary>y = x·Wᵀ + b over the last axis (parameters "weight" (out, in) and "bias").</summary>
+public class Linear : Module
+{
+    private Tensor? _weightT;
+
+    public Linear(int inFeatures, int outFeatures, bool bias = true)
+    {
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        Weight = Tensor.Zeros(outFeatures, inFeatures);
+        Bias = bias ? Tensor.Zeros(outFeatures) : null;
+    }
+
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+    public Tensor Weight { get; }
+    public Tensor? Bias { get; }
+
+    public override IEnumerable<(string Name, Tensor Tensor)> OwnParameters()
+    {
+        yield return ("weight", Weight);
+        if (Bias is not null) yield return ("bias", Bias);
+    }
+
+    protected internal override void OnParametersLoaded()
+    {
+        _weightT?.Dispose();
+        _weightT = null;
+    }
+
+    /// <summary>The weight transposed to (in, out), made once after loading.</summary>
+    private Tensor WeightT
+    {
+        get
+        {
+            if (_weightT is not null) return _weightT;
+            lock (this) return _weightT ??= Ops.Ops.Transpose2d(Weight).Keep();
+        }
+    }
+
+    public virtual Tensor Forward(Tensor x) => Ops.Ops.Linear(x, WeightT, Bias);
+}

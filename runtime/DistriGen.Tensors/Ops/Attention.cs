@@ -1,0 +1,100 @@
+using System.Numerics.Tensors;
+using DistriGen.Tensors.Compute;
+
+namespace DistriGen.Tensors.Ops;
+
+public static partial class Ops
+{
+    private const int QueryBlock = 64;
+    private const int KeyBlock = 512;
+
+    /// <summary>
+    /// Multi-head scaled-dot-product attention, softmax(q·kᵀ/√d)·v, on token layout: q (B, Nq, C),
+    /// k and v (B, Nk, C), C = heads × d with head h in channels [h·d, (h+1)·d). Blocked with an online
+    /// softmax, so memory is O(N·d): the Nq×Nk score matrix is never written.
+    /// </summary>
+    public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, int heads)
+    {
+        const string op = "attention";
+        Shapes.Rank(q, 3, op, "q");
+        Shapes.Rank(k, 3, op, "k");
+        Shapes.Equal(k, v, op);
+        int batch = q.Dim(0), nq = q.Dim(1), c = q.Dim(2), nk = k.Dim(1);
+        Shapes.Check(k.Dim(0) == batch && k.Dim(2) == c, op, () => $"q {Tensor.Format(q.Shape)} and k {Tensor.Format(k.Shape)} do not match.");
+        Shapes.Check(heads > 0 && c % heads == 0, op, () => $"{c} channels cannot be split into {heads} heads.");
+        var y = Tensor.Empty(batch, nq, c);
+        if (Tensor.AnyMeta(q, k, v)) return y;
+        int d = c / heads;
+        using var _ = OpProfiler.Measure(OpCategory.Attention, 4L * batch * nq * nk * c);
+
+        // Keys per (batch, head) transposed to (d, Nk), so both products are plain row-major GEMMs.
+        var kt = TensorMemory.Rent(batch * heads * d * nk);
+        var ks = k.Buffer;
+        ComputeThreads.For(batch * heads, ComputeThreads.Current, bh =>
+        {
+            int b = bh / heads, h = bh % heads;
+            var dst = kt.AsSpan(bh * d * nk, d * nk);
+            var src = ks.AsSpan(b * nk * c);
+            for (int t = 0; t < nk; t++)
+                for (int i = 0; i < d; i++)
+                    dst[i * nk + t] = src[t * c + h * d + i];
+        });
+
+        float scale = 1f / MathF.Sqrt(d);
+        int qBlocks = (nq + QueryBlock - 1) / QueryBlock;
+        var backend = ComputeBackends.Current;
+        fixed (float* pq = q.Span, pv = v.Span, py = y.Span, pkt = kt)
+        {
+            nint nq_ = (nint)pq, nv = (nint)pv, ny = (nint)py, nkt = (nint)pkt;
+            ComputeThreads.For(batch * heads * qBlocks, ComputeThreads.Current, job =>
+            {
+                int qb = job % qBlocks, bh = job / qBlocks, b = bh / heads, h = bh % heads;
+                int q0 = qb * QueryBlock, qn = Math.Min(QueryBlock, nq - q0);
+                var scores = TensorMemory.Rent(QueryBlock * KeyBlock);
+                var acc = TensorMemory.Rent(QueryBlock * d);
+                Span<float> rowMax = stackalloc float[QueryBlock];
+                Span<float> rowSum = stackalloc float[QueryBlock];
+                rowMax.Fill(float.NegativeInfinity);
+                rowSum.Clear();
+                acc.AsSpan(0, qn * d).Clear();
+                float* qPtr = (float*)nq_ + ((long)b * nq + q0) * c + h * d;
+                float* ktPtr = (float*)nkt + (long)bh * d * nk;
+                fixed (float* ps = scores, pacc = acc)
+                {
+                    for (int k0 = 0; k0 < nk; k0 += KeyBlock)
+                    {
+                        int kn = Math.Min(KeyBlock, nk - k0);
+                        backend.Gemm(qn, kn, d, qPtr, c, ktPtr + k0, nk, ps, KeyBlock, false, 1);
+                        for (int i = 0; i < qn; i++)
+                        {
+                            var s = new Span<float>(ps + i * KeyBlock, kn);
+                            TensorPrimitives.Multiply(s, scale, s);
+                            float blockMax = TensorPrimitives.Max(s);
+                            float newMax = MathF.Max(rowMax[i], blockMax);
+                            float correction = MathF.Exp(rowMax[i] - newMax);
+                            TensorPrimitives.Subtract(s, newMax, s);
+                            TensorPrimitives.Exp(s, s);
+                            rowSum[i] = rowSum[i] * correction + TensorPrimitives.Sum(s);
+                            if (correction != 1f)
+                            {
+                                var a = new Span<float>(pacc + i * d, d);
+                                TensorPrimitives.Multiply(a, correction, a);
+                            }
+                            rowMax[i] = newMax;
+                        }
+                        backend.Gemm(qn, d, kn, ps, KeyBlock, (float*)nv + ((long)b * nk + k0) * c + h * d, c, pacc, d, true, 1);
+                    }
+                    for (int i = 0; i < qn; i++)
+                    {
+                        var outRow = new Span<float>((float*)ny + ((long)b * nq + q0 + i) * c + h * d, d);
+                        TensorPrimitives.Divide(new ReadOnlySpan<float>(pacc + i * d, d), rowSum[i], outRow);
+                    }
+                }
+                TensorMemory.Return(scores);
+                TensorMemory.Return(acc);
+            });
+        }
+        TensorMemory.Return(kt);
+        return y;
+    }
+}

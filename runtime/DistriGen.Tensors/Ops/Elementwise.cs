@@ -1,0 +1,91 @@
+using System.Numerics.Tensors;
+
+namespace DistriGen.Tensors.Ops;
+
+public static partial class Ops
+{
+    public static Tensor Add(Tensor a, Tensor b)
+    {
+        Shapes.Equal(a, b, "add");
+        var y = Tensor.Empty(a.Shape);
+        if (Tensor.AnyMeta(a, b)) return y;
+        using var _ = OpProfiler.Measure(OpCategory.Elementwise, a.Length);
+        TensorPrimitives.Add(a.Span, b.Span, y.Span);
+        return y;
+    }
+
+    /// <summary>a += b, for residual connections whose left side is no longer needed.</summary>
+    public static Tensor AddInPlace(Tensor a, Tensor b)
+    {
+        Shapes.Equal(a, b, "add");
+        if (Tensor.AnyMeta(a, b)) return a;
+        using var _ = OpProfiler.Measure(OpCategory.Elementwise, a.Length);
+        TensorPrimitives.Add(a.Span, b.Span, a.Span);
+        return a;
+    }
+
+    public static Tensor Subtract(Tensor a, Tensor b)
+    {
+        Shapes.Equal(a, b, "subtract");
+        var y = Tensor.Empty(a.Shape);
+        if (Tensor.AnyMeta(a, b)) return y;
+        TensorPrimitives.Subtract(a.Span, b.Span, y.Span);
+        return y;
+    }
+
+    public static Tensor Multiply(Tensor a, float s)
+    {
+        var y = Tensor.Empty(a.Shape);
+        if (a.IsMeta) return y;
+        TensorPrimitives.Multiply(a.Span, s, y.Span);
+        return y;
+    }
+
+    /// <summary>a · sa + b · sb.</summary>
+    public static Tensor AddScaled(Tensor a, float sa, Tensor b, float sb)
+    {
+        Shapes.Equal(a, b, "add_scaled");
+        var y = Tensor.Empty(a.Shape);
+        if (Tensor.AnyMeta(a, b)) return y;
+        var ys = y.Span;
+        TensorPrimitives.Multiply(a.Span, sa, ys);
+        TensorPrimitives.MultiplyAdd(b.Span, sb, ys, ys);
+        return y;
+    }
+
+    /// <summary>Adds bias[c] to every pixel of channel c of an NCHW tensor, in place.</summary>
+    public static void AddChannelBias(Tensor x, Tensor bias)
+    {
+        if (Tensor.AnyMeta(x, bias)) return;
+        int batch = x.Dim(0), channels = x.Dim(1), hw = x.Length / (batch * channels);
+        var xs = x.Buffer;
+        var bs = bias.Span;
+        for (int b = 0; b < batch; b++)
+            for (int c = 0; c < channels; c++)
+            {
+                var plane = new Span<float>(xs, (b * channels + c) * hw, hw);
+                TensorPrimitives.Add(plane, bs[c], plane);
+            }
+    }
+
+    /// <summary>Adds v[b, c] to every pixel of x[b, c] (x: NCHW, v: (B, C)), in place.</summary>
+    public static void AddPerChannel(Tensor x, Tensor v)
+    {
+        Shapes.Check(v.Rank == 2 && v.Dim(0) == x.Dim(0) && v.Dim(1) == x.Dim(1), "add_per_channel", () => $"{Tensor.Format(v.Shape)} does not broadcast over {Tensor.Format(x.Shape)}.");
+        if (Tensor.AnyMeta(x, v)) return;
+        int batch = x.Dim(0), channels = x.Dim(1), hw = x.Length / (batch * channels);
+        var xs = x.Buffer;
+        var vs = v.Span;
+        for (int bc = 0; bc < batch * channels; bc++)
+        {
+            var plane = new Span<float>(xs, bc * hw, hw);
+            TensorPrimitives.Add(plane, vs[bc], plane);
+        }
+    }
+
+    public static void Clamp(Tensor x, float min, float max)
+    {
+        if (x.IsMeta) return;
+        TensorPrimitives.Clamp(x.Span, min, max, x.Span);
+    }
+}

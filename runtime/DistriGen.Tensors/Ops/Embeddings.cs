@@ -1,0 +1,29 @@
+namespace DistriGen.Tensors.Ops;
+
+public static partial class Ops
+{
+    /// <summary>
+    /// Sinusoidal timestep embedding as diffusers' get_timestep_embedding: frequencies
+    /// exp(−ln(maxPeriod)·i / (half − freqShift)), [sin, cos] (or [cos, sin] when flipped), computed in
+    /// float32 like the reference.
+    /// </summary>
+    public static Tensor TimestepEmbedding(ReadOnlySpan<float> timesteps, int dim, bool flipSinToCos, float freqShift, float scale = 1f, float maxPeriod = 10000f)
+    {
+        int half = dim / 2;
+        var y = Tensor.Zeros(timesteps.Length, dim);
+        var ys = y.Span;
+        float logPeriod = MathF.Log(maxPeriod);
+        for (int b = 0; b < timesteps.Length; b++)
+        {
+            for (int i = 0; i < half; i++)
+            {
+                float exponent = -logPeriod * i / (half - freqShift);
+                float arg = scale * (timesteps[b] * MathF.Exp(exponent));
+                float s = MathF.Sin(arg), c = MathF.Cos(arg);
+                ys[b * dim + i] = flipSinToCos ? c : s;
+                ys[b * dim + half + i] = flipSinToCos ? s : c;
+            }
+        }
+        return y;
+    }
+}

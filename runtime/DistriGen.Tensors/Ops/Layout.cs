@@ -1,0 +1,189 @@
+using DistriGen.Tensors.Compute;
+
+namespace DistriGen.Tensors.Ops;
+
+public static partial class Ops
+{
+    /// <summary>Concatenates NCHW tensors along channels.</summary>
+    public static Tensor ConcatChannels(Tensor a, Tensor b)
+    {
+        const string op = "concat_channels";
+        Shapes.Rank(a, 4, op, "first input");
+        Shapes.Rank(b, 4, op, "second input");
+        Shapes.Check(a.Dim(0) == b.Dim(0) && a.Dim(2) == b.Dim(2) && a.Dim(3) == b.Dim(3), op, () => $"{Tensor.Format(a.Shape)} and {Tensor.Format(b.Shape)} differ outside the channel axis.");
+        int batch = a.Dim(0), ca = a.Dim(1), cb = b.Dim(1), hw = a.Dim(2) * a.Dim(3);
+        var y = Tensor.Empty(batch, ca + cb, a.Dim(2), a.Dim(3));
+        if (Tensor.AnyMeta(a, b)) return y;
+        using var _ = OpProfiler.Measure(OpCategory.Layout);
+        for (int i = 0; i < batch; i++)
+        {
+            a.Span.Slice(i * ca * hw, ca * hw).CopyTo(y.Span.Slice(i * (ca + cb) * hw));
+            b.Span.Slice(i * cb * hw, cb * hw).CopyTo(y.Span.Slice((i * (ca + cb) + ca) * hw));
+        }
+        return y;
+    }
+
+    /// <summary>Rows [start, end) of an NCHW tensor.</summary>
+    public static Tensor SliceRows(Tensor x, int start, int end)
+    {
+        const string op = "slice_rows";
+        Shapes.Rank(x, 4, op, "input");
+        Shapes.Check(0 <= start && start <= end && end <= x.Dim(2), op, () => $"rows [{start}, {end}) are outside a tensor of shape {Tensor.Format(x.Shape)}.");
+        int bc = x.Dim(0) * x.Dim(1), h = x.Dim(2), w = x.Dim(3), rows = end - start;
+        var y = Tensor.Empty(x.Dim(0), x.Dim(1), rows, w);
+        if (x.IsMeta) return y;
+        using var _ = OpProfiler.Measure(OpCategory.Layout);
+        var xs = x.Span;
+        var ys = y.Span;
+        for (int p = 0; p < bc; p++) xs.Slice((p * h + start) * w, rows * w).CopyTo(ys.Slice(p * rows * w));
+        return y;
+    }
+
+    /// <summary>Concatenates NCHW tensors along rows (height).</summary>
+    public static Tensor ConcatRows(IReadOnlyList<Tensor> parts)
+    {
+        const string op = "concat_rows";
+        Shapes.Check(parts.Count > 0, op, () => "no tensors to concatenate.");
+        var first = parts[0];
+        int n = first.Dim(0), c = first.Dim(1), w = first.Dim(3);
+        int total = 0;
+        foreach (var p in parts)
+        {
+            Shapes.Check(p.Rank == 4 && p.Dim(0) == n && p.Dim(1) == c && p.Dim(3) == w, op, () => $"{Tensor.Format(p.Shape)} does not match {Tensor.Format(first.Shape)} outside the row axis.");
+            total += p.Dim(2);
+        }
+        var y = Tensor.Empty(n, c, total, w);
+        if (parts.Any(p => p.IsMeta)) return y;
+        using var _ = OpProfiler.Measure(OpCategory.Layout);
+        var ys = y.Span;
+        for (int plane = 0; plane < n * c; plane++)
+        {
+            int row = 0;
+            foreach (var p in parts)
+            {
+                int h = p.Dim(2);
+                p.Span.Slice(plane * h * w, h * w).CopyTo(ys.Slice((plane * total + row) * w));
+                row += h;
+            }
+        }
+        return y;
+    }
+
+    /// <summary>Rows [start, end) of the batch axis.</summary>
+    public static Tensor SliceBatch(Tensor x, int start, int end)
+    {
+        Shapes.Check(0 <= start && start <= end && end <= x.Dim(0), "slice_batch", () => $"[{start}, {end}) is outside the batch of {Tensor.Format(x.Shape)}.");
+        var shape = (int[])x.Shape.Clone();
+        shape[0] = end - start;
+        var y = Tensor.Empty(shape);
+        if (x.IsMeta) return y;
+        int per = x.Length / Math.Max(1, x.Dim(0));
+        x.Span.Slice(start * per, (end - start) * per).CopyTo(y.Span);
+        return y;
+    }
+
+    /// <summary>Concatenates tensors along the batch axis.</summary>
+    public static Tensor ConcatBatch(IReadOnlyList<Tensor> parts)
+    {
+        var shape = (int[])parts[0].Shape.Clone();
+        shape[0] = parts.Sum(p => p.Dim(0));
+        foreach (var p in parts)
+            Shapes.Check(p.Shape.AsSpan(1).SequenceEqual(parts[0].Shape.AsSpan(1)), "concat_batch", () => $"{Tensor.Format(p.Shape)} does not match {Tensor.Format(parts[0].Shape)}.");
+        var y = Tensor.Empty(shape);
+        if (parts.Any(p => p.IsMeta)) return y;
+        int offset = 0;
+        foreach (var p in parts)
+        {
+            p.Span.CopyTo(y.Span.Slice(offset));
+            offset += p.Length;
+        }
+        return y;
+    }
+
+    /// <summary>Nearest-neighbour resize of an NCHW tensor to (outH, outW), as torch's 'nearest': source = floor(dst · in / out).</summary>
+    public static Tensor UpsampleNearest(Tensor x, int outH, int outW)
+    {
+        Shapes.Rank(x, 4, "upsample_nearest", "input");
+        int planes = x.Dim(0) * x.Dim(1), h = x.Dim(2), w = x.Dim(3);
+        var y = Tensor.Empty(x.Dim(0), x.Dim(1), outH, outW);
+        if (x.IsMeta) return y;
+        using var _ = OpProfiler.Measure(OpCategory.Layout);
+        float sy = (float)h / outH, sx = (float)w / outW;
+        var srcX = new int[outW];
+        for (int j = 0; j < outW; j++) srcX[j] = Math.Min(w - 1, (int)MathF.Floor(j * sx));
+        var xd = x.Buffer;
+        var yd = y.Buffer;
+        ComputeThreads.For(planes, ComputeThreads.Current, p =>
+        {
+            for (int i = 0; i < outH; i++)
+            {
+                int si = Math.Min(h - 1, (int)MathF.Floor(i * sy));
+                var src = new ReadOnlySpan<float>(xd, (p * h + si) * w, w);
+                var dst = new Span<float>(yd, (p * outH + i) * outW, outW);
+                for (int j = 0; j < outW; j++) dst[j] = src[srcX[j]];
+            }
+        });
+        return y;
+    }
+
+    /// <summary>(B, C, H, W) → (B, H·W, C).</summary>
+    public static Tensor ToTokens(Tensor x)
+    {
+        Shapes.Rank(x, 4, "to_tokens", "input");
+        int batch = x.Dim(0), c = x.Dim(1), hw = x.Dim(2) * x.Dim(3);
+        var y = Tensor.Empty(batch, hw, c);
+        if (x.IsMeta) return y;
+        using var _ = OpProfiler.Measure(OpCategory.Layout);
+        Transpose(x.Buffer, y.Buffer, batch, c, hw);
+        return y;
+    }
+
+    /// <summary>(B, H·W, C) → (B, C, H, W).</summary>
+    public static Tensor FromTokens(Tensor x, int h, int w)
+    {
+        Shapes.Check(x.Rank == 3 && x.Dim(1) == h * w, "from_tokens", () => $"{Tensor.Format(x.Shape)} does not hold {h}×{w} tokens.");
+        int batch = x.Dim(0), c = x.Dim(2);
+        var y = Tensor.Empty(batch, c, h, w);
+        if (x.IsMeta) return y;
+        using var _ = OpProfiler.Measure(OpCategory.Layout);
+        Transpose(x.Buffer, y.Buffer, batch, h * w, c);
+        return y;
+    }
+
+    /// <summary>Per batch item, dst (cols × rows) = srcᵀ, with src (rows × cols), in cache-sized tiles.</summary>
+    private static void Transpose(float[] src, float[] dst, int batch, int rows, int cols)
+    {
+        const int T = 32;
+        int rowTiles = (rows + T - 1) / T;
+        ComputeThreads.For(batch * rowTiles, ComputeThreads.Current, job =>
+        {
+            int b = job / rowTiles, r0 = job % rowTiles * T, r1 = Math.Min(rows, r0 + T);
+            int baseOff = b * rows * cols;
+            for (int c0 = 0; c0 < cols; c0 += T)
+            {
+                int c1 = Math.Min(cols, c0 + T);
+                for (int r = r0; r < r1; r++)
+                    for (int c = c0; c < c1; c++)
+                        dst[baseOff + c * rows + r] = src[baseOff + r * cols + c];
+            }
+        });
+    }
+}
+
+public static partial class Ops
+{
+    /// <summary>Concatenates rank-2 tensors (B, p) and (B, q) into (B, p + q).</summary>
+    public static Tensor ConcatColumns(Tensor a, Tensor b)
+    {
+        Shapes.Check(a.Rank == 2 && b.Rank == 2 && a.Dim(0) == b.Dim(0), "concat_columns", () => $"{Tensor.Format(a.Shape)} and {Tensor.Format(b.Shape)} cannot be joined column-wise.");
+        int rows = a.Dim(0), p = a.Dim(1), q = b.Dim(1);
+        var y = Tensor.Empty(rows, p + q);
+        if (Tensor.AnyMeta(a, b)) return y;
+        for (int i = 0; i < rows; i++)
+        {
+            a.Span.Slice(i * p, p).CopyTo(y.Span.Slice(i * (p + q)));
+            b.Span.Slice(i * q, q).CopyTo(y.Span.Slice(i * (p + q) + p));
+        }
+        return y;
+    }
+}

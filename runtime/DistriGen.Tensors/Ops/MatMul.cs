@@ -1,0 +1,65 @@
+using DistriGen.Tensors.Compute;
+
+namespace DistriGen.Tensors.Ops;
+
+public static partial class Ops
+{
+    /// <summary>a (M, K) · b (K, N), or batched (B, M, K) · (B, K, N).</summary>
+    public static unsafe Tensor MatMul(Tensor a, Tensor b)
+    {
+        const string op = "matmul";
+        bool batched = a.Rank == 3;
+        Shapes.Check(a.Rank is 2 or 3 && b.Rank == a.Rank, op, () => $"expects two rank-2 or two rank-3 tensors, got {Tensor.Format(a.Shape)} and {Tensor.Format(b.Shape)}.");
+        int batch = batched ? a.Dim(0) : 1;
+        int m = a.Dim(-2), k = a.Dim(-1), n = b.Dim(-1);
+        Shapes.Check(b.Dim(-2) == k && (!batched || b.Dim(0) == batch), op, () => $"inner dimensions of {Tensor.Format(a.Shape)} and {Tensor.Format(b.Shape)} do not match.");
+        var y = batched ? Tensor.Empty(batch, m, n) : Tensor.Empty(m, n);
+        if (Tensor.AnyMeta(a, b)) return y;
+        using var _ = OpProfiler.Measure(OpCategory.MatMul, 2L * batch * m * n * k);
+        fixed (float* pa = a.Span, pb = b.Span, py = y.Span)
+            for (int i = 0; i < batch; i++)
+                ComputeBackends.Current.Gemm(m, n, k, pa + (long)i * m * k, k, pb + (long)i * k * n, n, py + (long)i * m * n, n, false, ComputeThreads.Current);
+        return y;
+    }
+
+    /// <summary>
+    /// x (..., K) · weightT (K, N) + bias (N). Linear layers keep their weight transposed so that the
+    /// product is the plain row-major form every backend runs fastest.
+    /// </summary>
+    public static unsafe Tensor Linear(Tensor x, Tensor weightT, Tensor? bias)
+    {
+        const string op = "linear";
+        int k = x.Dim(-1), n = weightT.Dim(1);
+        Shapes.Check(weightT.Rank == 2 && weightT.Dim(0) == k, op, () => $"input {Tensor.Format(x.Shape)} has {k} features but the layer takes {weightT.Dim(0)}.");
+        var shape = (int[])x.Shape.Clone();
+        shape[^1] = n;
+        var y = Tensor.Empty(shape);
+        if (Tensor.AnyMeta(x, weightT, bias)) return y;
+        int m = x.Length / Math.Max(k, 1);
+        using (OpProfiler.Measure(OpCategory.MatMul, 2L * m * n * k))
+        fixed (float* px = x.Span, pw = weightT.Span, py = y.Span)
+            ComputeBackends.Current.Gemm(m, n, k, px, k, pw, n, py, n, false, ComputeThreads.Current);
+        if (bias is not null)
+        {
+            var ys = y.Span;
+            var bs = bias.Span;
+            for (int i = 0; i < m; i++) System.Numerics.Tensors.TensorPrimitives.Add(ys.Slice(i * n, n), bs, ys.Slice(i * n, n));
+        }
+        return y;
+    }
+
+    /// <summary>The transpose of a rank-2 tensor.</summary>
+    public static Tensor Transpose2d(Tensor x)
+    {
+        Shapes.Rank(x, 2, "transpose", "input");
+        int r = x.Dim(0), c = x.Dim(1);
+        var y = Tensor.Empty(c, r);
+        if (x.IsMeta) return y;
+        var xs = x.Span;
+        var ys = y.Span;
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < c; j++)
+                ys[j * r + i] = xs[i * c + j];
+        return y;
+    }
+}

@@ -1,0 +1,119 @@
+using System.Numerics.Tensors;
+using DistriGen.Tensors.Compute;
+
+namespace DistriGen.Tensors.Ops;
+
+/// <summary>A pointwise activation fused into the operation before it.</summary>
+public enum Activation
+{
+    None,
+    Silu,
+}
+
+/// <summary>
+/// Sums of x and x² per (batch, group), in double, and the element count per group. A patch of rows
+/// gives partial sums that add up to the whole image's: this is what ranks exchange for GroupNorm.
+/// </summary>
+public sealed record GroupStatistics(int Batch, int Groups, double[] Sum, double[] SumOfSquares, long CountPerGroup)
+{
+    public (float Mean, float InvStd) MeanInvStd(int index, float eps)
+    {
+        double mean = Sum[index] / CountPerGroup;
+        double variance = SumOfSquares[index] / CountPerGroup - mean * mean;
+        return ((float)mean, (float)(1.0 / Math.Sqrt(Math.Max(variance, 0) + eps)));
+    }
+}
+
+public static partial class Ops
+{
+    /// <summary>Per-(batch, group) sums over an NCHW tensor, summed row by row so that bands agree with the whole.</summary>
+    public static GroupStatistics GroupNormStatistics(Tensor x, int groups)
+    {
+        const string op = "group_norm";
+        Shapes.Rank(x, 4, op, "input");
+        int batch = x.Dim(0), channels = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
+        Shapes.Check(groups > 0 && channels % groups == 0, op, () => $"{channels} channels cannot be split into {groups} groups.");
+        var sum = new double[batch * groups];
+        var sq = new double[batch * groups];
+        int perGroup = channels / groups;
+        var stats = new GroupStatistics(batch, groups, sum, sq, (long)perGroup * h * w);
+        if (x.IsMeta) return stats;
+        using var _ = OpProfiler.Measure(OpCategory.Norm, 2L * x.Length);
+        var data = x.Buffer;
+        ComputeThreads.For(batch * groups, ComputeThreads.Current, bg =>
+        {
+            double s = 0, s2 = 0;
+            int start = bg * perGroup * h * w;
+            for (int row = 0; row < perGroup * h; row++)
+            {
+                var line = new ReadOnlySpan<float>(data, start + row * w, w);
+                s += TensorPrimitives.Sum(line);
+                s2 += TensorPrimitives.SumOfSquares(line);
+            }
+            sum[bg] = s;
+            sq[bg] = s2;
+        });
+        return stats;
+    }
+
+    /// <summary>Normalises x with the given statistics, then scales and shifts per channel; optionally SiLU.</summary>
+    public static Tensor GroupNormApply(Tensor x, GroupStatistics stats, Tensor gamma, Tensor beta, float eps, Activation activation = Activation.None)
+    {
+        const string op = "group_norm";
+        int batch = x.Dim(0), channels = x.Dim(1), hw = x.Dim(2) * x.Dim(3);
+        Shapes.Check(gamma.Length == channels && beta.Length == channels, op, () => $"affine parameters of {gamma.Length} channels for an input of {channels}.");
+        var y = Tensor.Empty(x.Shape);
+        if (Tensor.AnyMeta(x, gamma)) return y;
+        using var _ = OpProfiler.Measure(OpCategory.Norm, 3L * x.Length);
+        int perGroup = channels / stats.Groups;
+        var xd = x.Buffer;
+        var yd = y.Buffer;
+        var g = gamma.Buffer;
+        var bt = beta.Buffer;
+        ComputeThreads.For(batch * channels, ComputeThreads.Current, bc =>
+        {
+            int b = bc / channels, c = bc % channels;
+            var (mean, invStd) = stats.MeanInvStd(b * stats.Groups + c / perGroup, eps);
+            float scale = invStd * g[c], shift = bt[c] - mean * scale;
+            var src = new ReadOnlySpan<float>(xd, bc * hw, hw);
+            var dst = new Span<float>(yd, bc * hw, hw);
+            TensorPrimitives.Multiply(src, scale, dst);
+            TensorPrimitives.Add(dst, shift, dst);
+            if (activation == Activation.Silu) SiluInPlace(dst);
+        });
+        return y;
+    }
+
+    public static Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, Activation activation = Activation.None) =>
+        GroupNormApply(x, GroupNormStatistics(x, groups), gamma, beta, eps, activation);
+
+    /// <summary>Normalisation over the last axis (biased variance), then scale and shift.</summary>
+    public static Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps)
+    {
+        int c = x.Dim(-1);
+        Shapes.Check(gamma.Length == c && beta.Length == c, "layer_norm", () => $"parameters of {gamma.Length} features for an input {Tensor.Format(x.Shape)}.");
+        var y = Tensor.Empty(x.Shape);
+        if (Tensor.AnyMeta(x, gamma)) return y;
+        using var _ = OpProfiler.Measure(OpCategory.Norm, 5L * x.Length);
+        int rows = x.Length / c;
+        var xd = x.Buffer;
+        var yd = y.Buffer;
+        var g = gamma.Buffer;
+        var bt = beta.Buffer;
+        ComputeThreads.For((rows + 63) / 64, ComputeThreads.Current, chunk =>
+        {
+            for (int r = chunk * 64; r < Math.Min(rows, chunk * 64 + 64); r++)
+            {
+                var src = new ReadOnlySpan<float>(xd, r * c, c);
+                var dst = new Span<float>(yd, r * c, c);
+                double mean = TensorPrimitives.Sum(src) / (double)c;
+                double variance = TensorPrimitives.SumOfSquares(src) / (double)c - mean * mean;
+                float invStd = (float)(1.0 / Math.Sqrt(Math.Max(variance, 0) + eps));
+                TensorPrimitives.Subtract(src, (float)mean, dst);
+                TensorPrimitives.Multiply(dst, invStd, dst);
+                TensorPrimitives.MultiplyAdd(dst, g.AsSpan(0, c), bt.AsSpan(0, c), dst);
+            }
+        });
+        return y;
+    }
+}

@@ -1,0 +1,52 @@
+using System.Collections.Concurrent;
+
+namespace DistriGen.Tensors;
+
+/// <summary>
+/// A pool of float arrays by exact length. A diffusion loop asks for the same sizes every step, so
+/// after the first step no new memory is taken; the pool keeps at most <see cref="MaxPooledBytes"/>.
+/// </summary>
+public static class TensorMemory
+{
+    private static readonly ConcurrentDictionary<int, ConcurrentBag<float[]>> Free = new();
+    private static long _pooledBytes;
+    private static long _liveBytes;
+    private static long _peakLiveBytes;
+
+    public static long MaxPooledBytes { get; set; } = 8L << 30;
+
+    /// <summary>Bytes held by live tensors now.</summary>
+    public static long LiveBytes => Interlocked.Read(ref _liveBytes);
+
+    /// <summary>The most bytes live tensors held at once since the last <see cref="ResetPeak"/>.</summary>
+    public static long PeakLiveBytes => Interlocked.Read(ref _peakLiveBytes);
+
+    public static void ResetPeak() => Interlocked.Exchange(ref _peakLiveBytes, LiveBytes);
+
+    internal static float[] Rent(int length)
+    {
+        float[]? array = null;
+        if (length > 0 && Free.TryGetValue(length, out var bag) && bag.TryTake(out array))
+            Interlocked.Add(ref _pooledBytes, -4L * length);
+        array ??= length == 0 ? [] : GC.AllocateUninitializedArray<float>(length);
+        long live = Interlocked.Add(ref _liveBytes, 4L * length);
+        long peak;
+        while (live > (peak = Interlocked.Read(ref _peakLiveBytes)) && Interlocked.CompareExchange(ref _peakLiveBytes, live, peak) != peak) { }
+        return array;
+    }
+
+    internal static void Return(float[] array)
+    {
+        Interlocked.Add(ref _liveBytes, -4L * array.Length);
+        if (array.Length == 0 || Interlocked.Read(ref _pooledBytes) + 4L * array.Length > MaxPooledBytes) return;
+        Free.GetOrAdd(array.Length, _ => new ConcurrentBag<float[]>()).Add(array);
+        Interlocked.Add(ref _pooledBytes, 4L * array.Length);
+    }
+
+    /// <summary>Gives pooled arrays back to the garbage collector.</summary>
+    public static void Trim()
+    {
+        Free.Clear();
+        Interlocked.Exchange(ref _pooledBytes, 0);
+    }
+}
