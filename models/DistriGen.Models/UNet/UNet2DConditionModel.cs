@@ -96,7 +96,7 @@ public sealed partial class UNet2DConditionModel : Module
             if (textEmbeds is null || timeIds is null)
                 throw new ArgumentException("This is an SDXL-type UNet (addition_embed_type 'text_time'): it needs text_embeds and time_ids.");
             int dim = Config.AdditionTimeEmbedDim!.Value;
-            using var ids = Ops.TimestepEmbedding(timeIds.Span, dim, Config.FlipSinToCos, Config.FreqShift);
+            using var ids = Ops.TimestepEmbedding(timeIds, dim, Config.FlipSinToCos, Config.FreqShift);
             using var timeEmbeds = ids.Reshape(batch, -1);
             using var joined = Ops.ConcatColumns(textEmbeds, timeEmbeds);
             using var aug = AddEmbedding.Forward(joined);

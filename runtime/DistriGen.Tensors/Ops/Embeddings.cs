@@ -7,10 +7,15 @@ public static partial class Ops
     /// exp(−ln(maxPeriod)·i / (half − freqShift)), [sin, cos] (or [cos, sin] when flipped), computed in
     /// float32 like the reference.
     /// </summary>
+    /// <summary>As the span overload, for a tensor of timesteps (any shape, flattened); meta in, meta out.</summary>
+    public static Tensor TimestepEmbedding(Tensor timesteps, int dim, bool flipSinToCos, float freqShift) =>
+        timesteps.IsMeta ? Tensor.Meta(timesteps.Length, dim) : TimestepEmbedding(timesteps.Span, dim, flipSinToCos, freqShift);
+
     public static Tensor TimestepEmbedding(ReadOnlySpan<float> timesteps, int dim, bool flipSinToCos, float freqShift, float scale = 1f, float maxPeriod = 10000f)
     {
         int half = dim / 2;
         var y = Tensor.Zeros(timesteps.Length, dim);
+        if (y.IsMeta) return y;
         var ys = y.Span;
         float logPeriod = MathF.Log(maxPeriod);
         for (int b = 0; b < timesteps.Length; b++)

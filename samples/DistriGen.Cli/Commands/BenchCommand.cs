@@ -1,0 +1,252 @@
+using System.CommandLine;
+using System.Diagnostics;
+using DistriGen.Models;
+using DistriGen.Models.Configuration;
+using DistriGen.Models.Pipelines;
+using DistriGen.Runtime;
+using DistriGen.Tensors;
+using DistriGen.Tensors.Compute;
+using DistriGen.Tensors.Ops;
+using Spectre.Console;
+
+namespace DistriGen.Cli.Commands;
+
+/// <summary>distrigen bench kernels|unet|vae|parallel: throughput measured side by side in one run.</summary>
+internal static class BenchCommand
+{
+    public static Command Create()
+    {
+        var command = new Command("bench", "Benchmark kernels, models and patch-parallel runs.");
+        command.Subcommands.Add(Kernels());
+        command.Subcommands.Add(UNet());
+        command.Subcommands.Add(Vae());
+        command.Subcommands.Add(Parallel());
+        return command;
+    }
+
+    private static Option<int> Threads() => new("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+    private static Option<int> Repeat() => new("--repeat") { Description = "Measured runs (after one warm-up); the median is reported.", DefaultValueFactory = _ => 3 };
+
+    private static Command Kernels()
+    {
+        var threads = Threads();
+        var repeat = Repeat();
+        var command = new Command("kernels", "GFLOP/s of conv 3×3 and 1×1 (320→320, 64×64), a 2048³ matrix product and attention (4096 tokens, 8 heads × 40), per backend.") { threads, repeat };
+        command.SetAction(parse =>
+        {
+            using var budget = ComputeThreads.Use(parse.GetValue(threads));
+            int runs = parse.GetValue(repeat);
+            var backends = new List<IComputeBackend> { ManagedBackend.Instance };
+            if (OpenBlasBackend.TryLoad(out var why) is { } blas) backends.Add(blas);
+            else AnsiConsole.MarkupLine($"[grey]native path not measured: {Markup.Escape(why)}[/]");
+            var table = new Table().AddColumn("kernel");
+            foreach (var b in backends) table.AddColumn($"{b.Name} GFLOP/s");
+            var kernels = KernelCases();
+            var previous = ComputeBackends.Current;
+            try
+            {
+                foreach (var (name, flops, run) in kernels)
+                {
+                    var row = new List<string> { name };
+                    foreach (var backend in backends)
+                    {
+                        ComputeBackends.Current = backend;
+                        double seconds = Median(run, runs);
+                        row.Add($"{flops / seconds / 1e9:0.0}");
+                    }
+                    table.AddRow(row.ToArray());
+                }
+            }
+            finally
+            {
+                ComputeBackends.Current = previous;
+            }
+            AnsiConsole.MarkupLine($"{ComputeThreads.Current} thread(s)");
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return command;
+    }
+
+    private static List<(string Name, double Flops, Action Run)> KernelCases()
+    {
+        var cases = new List<(string, double, Action)>();
+        var w3 = SeededNormal.Sample(1, 320, 320, 3, 3).Keep();
+        var w1 = SeededNormal.Sample(2, 320, 320, 1, 1).Keep();
+        foreach (var batch in new[] { 1, 2 })
+        {
+            var x = SeededNormal.Sample(3, batch, 320, 64, 64).Keep();
+            cases.Add(($"conv 3×3 320→320 64×64 batch {batch}", 2.0 * batch * 320 * 4096 * 2880, () => Ops.Conv2d(x, w3, null, 1, Padding2d.Same(1)).Dispose()));
+            if (batch == 2) cases.Add(("conv 1×1 320→320 64×64 batch 2", 2.0 * batch * 320 * 4096 * 320, () => Ops.Conv2d(x, w1, null, 1, default).Dispose()));
+        }
+        var a = SeededNormal.Sample(4, 2048, 2048).Keep();
+        var b = SeededNormal.Sample(5, 2048, 2048).Keep();
+        cases.Add(("matmul 2048³", 2.0 * 2048 * 2048 * 2048, () => Ops.MatMul(a, b).Dispose()));
+        var q = SeededNormal.Sample(6, 1, 4096, 320).Keep();
+        var k = SeededNormal.Sample(7, 1, 4096, 320).Keep();
+        var v = SeededNormal.Sample(8, 1, 4096, 320).Keep();
+        cases.Add(("attention 4096 tokens, 8×40", 4.0 * 4096 * 4096 * 320, () => Ops.Attention(q, k, v, 8).Dispose()));
+        return cases;
+    }
+
+    private static Command UNet()
+    {
+        var config = new Option<string>("--config") { Description = "sd15, sdxl or a model folder.", DefaultValueFactory = _ => "sd15" };
+        var size = new Option<string>("--size") { Description = "Image size WxH.", DefaultValueFactory = _ => "512x512" };
+        var batch = new Option<int>("--batch") { Description = "UNet batch (2 with guidance).", DefaultValueFactory = _ => 2 };
+        var threads = Threads();
+        var repeat = Repeat();
+        var command = new Command("unet", "Time per UNet call with random weights at real sizes, with a per-operation breakdown.") { config, size, batch, threads, repeat };
+        command.SetAction(parse =>
+        {
+            using var budget = ComputeThreads.Use(parse.GetValue(threads));
+            var name = parse.GetValue(config)!;
+            var unetConfig = ModelPresets.UNet(name);
+            int scale = ModelPresets.ImageScale(name);
+            var (w, h) = ModelOptions.ParseSize(parse.GetValue(size)!);
+            var unet = new UNet2DConditionModel(unetConfig);
+            unet.InitializeRandom(0);
+            int b = parse.GetValue(batch);
+            var sample = SeededNormal.Sample(1, b, unetConfig.InChannels, h / scale, w / scale).Keep();
+            var text = SeededNormal.Sample(2, b, 77, unetConfig.CrossAttentionDim[0]).Keep();
+            var textEmbeds = unetConfig.IsSdxl ? SeededNormal.Sample(3, b, unetConfig.ProjectionClassEmbeddingsInputDim!.Value - 6 * unetConfig.AdditionTimeEmbedDim!.Value).Keep() : null;
+            var timeIds = unetConfig.IsSdxl ? Tensor.FromArray(Enumerable.Range(0, b).SelectMany(_ => new float[] { h, w, 0, 0, h, w }).ToArray(), b, 6).Keep() : null;
+            AnsiConsole.MarkupLine($"{Markup.Escape(name)} UNet, {unet.ParameterCount() / 1e6:0} M parameters, batch {b}, latent {w / scale}×{h / scale}, {ComputeThreads.Current} thread(s), {Markup.Escape(ComputeBackends.Current.Name)}");
+            Report(() =>
+            {
+                using var scope = new TensorScope();
+                unet.Forward(sample, 500f, text, textEmbeds, timeIds);
+            }, parse.GetValue(repeat));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Vae()
+    {
+        var size = new Option<string>("--size") { Description = "Image size WxH.", DefaultValueFactory = _ => "512x512" };
+        var threads = Threads();
+        var repeat = Repeat();
+        var command = new Command("vae", "Time per VAE decode (Stable Diffusion's VAE, random weights).") { size, threads, repeat };
+        command.SetAction(parse =>
+        {
+            using var budget = ComputeThreads.Use(parse.GetValue(threads));
+            var (w, h) = ModelOptions.ParseSize(parse.GetValue(size)!);
+            var vae = new AutoencoderKL(VaeConfig.StableDiffusion);
+            vae.InitializeRandom(0);
+            var latents = SeededNormal.Sample(1, 1, 4, h / 8, w / 8).Keep();
+            AnsiConsole.MarkupLine($"VAE decode {w / 8}×{h / 8} → {w}×{h}, {ComputeThreads.Current} thread(s), {Markup.Escape(ComputeBackends.Current.Name)}");
+            Report(() =>
+            {
+                using var scope = new TensorScope();
+                vae.Decode(latents);
+            }, parse.GetValue(repeat));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command Parallel()
+    {
+        var config = new Option<string>("--config") { Description = "sd15, sdxl or a model folder.", DefaultValueFactory = _ => "sd15" };
+        var size = new Option<string>("--size") { Description = "Image size WxH.", DefaultValueFactory = _ => "1024x1024" };
+        var ranks = new Option<int>("--ranks") { Description = "Ranks of the parallel runs.", DefaultValueFactory = _ => 2 };
+        var steps = new Option<int>("--steps") { Description = "Denoising steps per run.", DefaultValueFactory = _ => 4 };
+        var warmup = new Option<int>("--warmup-steps") { Description = "Synchronous steps (not timed).", DefaultValueFactory = _ => 1 };
+        var guidance = new Option<bool>("--guidance") { Description = "Run with classifier-free guidance (UNet batch 2)." };
+        var modes = new Option<string>("--modes") { Description = "Modes after warmup to time.", DefaultValueFactory = _ => "distrifusion,exact" };
+        var threads = Threads();
+        var command = new Command("parallel", "Time per step of 1 rank × T threads against N ranks (× 1 and × T/N threads), asynchronous against synchronous.") { config, size, ranks, steps, warmup, guidance, modes, threads };
+        command.SetAction(parse =>
+        {
+            var name = parse.GetValue(config)!;
+            var unetConfig = ModelPresets.UNet(name);
+            int scale = ModelPresets.ImageScale(name);
+            var (w, h) = ModelOptions.ParseSize(parse.GetValue(size)!);
+            var model = DiffusionModel.Random(unetConfig, null, ModelPresets.Scheduler);
+            int total = parse.GetValue(threads), n = parse.GetValue(ranks), stepCount = parse.GetValue(steps), warm = parse.GetValue(warmup);
+            if (stepCount <= warm) throw new ArgumentException($"--steps ({stepCount}) must exceed --warmup-steps ({warm}) so that some steps are timed.");
+            var request = new GenerationRequest { Steps = stepCount, GuidanceScale = parse.GetValue(guidance) ? 5f : 1f, Width = w / scale, Height = h / scale };
+            var conditioning = new Conditioning(SeededNormal.Sample(1, 2, 77, unetConfig.CrossAttentionDim[0]).Keep(),
+                unetConfig.IsSdxl ? SeededNormal.Sample(2, 2, unetConfig.ProjectionClassEmbeddingsInputDim!.Value - 6 * unetConfig.AdditionTimeEmbedDim!.Value).Keep() : null,
+                unetConfig.IsSdxl ? Tensor.FromArray(new float[] { h, w, 0, 0, h, w, h, w, 0, 0, h, w }, 2, 6).Keep() : null);
+            AnsiConsole.MarkupLine($"{Markup.Escape(name)} at {w}×{h} (latent {w / scale}×{h / scale}), batch {(request.GuidanceScale > 1 ? 2 : 1)}, {stepCount} steps of which {warm} synchronous warmup (not timed), {Markup.Escape(ComputeBackends.Current.Name)}");
+
+            var table = new Table().AddColumns("setup", "mode", "s/step after warmup", "speed-up vs 1 rank × 1 thread", "sent/rank/step");
+            double? baseline = null;
+            var setups = new List<(int Ranks, int Threads, string Mode)> { (1, 1, "single"), (1, total, "single") };
+            foreach (var mode in parse.GetValue(modes)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                setups.Add((n, 1, mode));
+                if (total / n > 1) setups.Add((n, total / n, mode));
+            }
+            foreach (var (r, t, mode) in setups.Distinct())
+            {
+                var options = new PatchParallelOptions { Mode = mode == "single" ? ParallelMode.Exact : ModelOptions.ParseMode(mode), WarmupSteps = warm };
+                var times = new List<long>();
+                var progress = new StepClock(times);
+                var (_, report) = GenerationRunner.Run(model, request, conditioning, new ParallelSetup(r, t, options), progress);
+                var perStep = times.Skip(warm + 1).Zip(times.Skip(warm), (b, a) => Stopwatch.GetElapsedTime(a, b).TotalSeconds).DefaultIfEmpty(double.NaN).Average();
+                if (r == 1 && t == 1) baseline = perStep;
+                table.AddRow($"{r} rank{(r > 1 ? "s" : "")} × {t} thread{(t > 1 ? "s" : "")}", r == 1 ? "single device" : mode, $"{perStep:0.000}", baseline is { } b0 ? $"{b0 / perStep:0.00}×" : "", report is null ? "0" : CommunicationReport.Bytes(report.LayerBytesPerStep + report.GatherPerStep));
+            }
+            AnsiConsole.Write(table);
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Time stamps of step ends (and the start), recorded on the reporting rank's thread.</summary>
+    private sealed class StepClock : IProgress<StepProgress>
+    {
+        private readonly List<long> _times;
+
+        public StepClock(List<long> times)
+        {
+            _times = times;
+            _times.Add(Stopwatch.GetTimestamp());
+        }
+
+        public void Report(StepProgress value) => _times.Add(Stopwatch.GetTimestamp());
+    }
+
+    /// <summary>Times <paramref name="run"/> (one warm-up, then the median of <paramref name="repeats"/>) with the per-operation breakdown and memory.</summary>
+    private static void Report(Action run, int repeats)
+    {
+        run();
+        TensorMemory.ResetPeak();
+        OpProfiler.Reset();
+        OpProfiler.Enabled = true;
+        var seconds = new List<double>();
+        for (int i = 0; i < repeats; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            run();
+            seconds.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        OpProfiler.Enabled = false;
+        double median = seconds.Order().ElementAt(seconds.Count / 2);
+        var ops = OpProfiler.Snapshot();
+        double flops = ops.Sum(o => (double)o.Flops) / repeats;
+        AnsiConsole.MarkupLine($"time per call: [bold]{median:0.000} s[/] (median of {repeats}) · {flops / 1e12:0.000} TFLOP · {flops / median / 1e9:0.0} GFLOP/s · peak tensor memory {CommunicationReport.Bytes(TensorMemory.PeakLiveBytes)} · peak working set {CommunicationReport.Bytes(Process.GetCurrentProcess().PeakWorkingSet64)}");
+        var table = new Table().AddColumns("operation", "s/call", "share", "GFLOP/s", "calls/call");
+        double total = ops.Sum(o => o.Seconds) / repeats;
+        foreach (var (category, secs, f, calls) in ops.Where(o => o.Calls > 0).OrderByDescending(o => o.Seconds))
+            table.AddRow(category.ToString(), $"{secs / repeats:0.000}", $"{secs / repeats / median:P0}", f > 0 ? $"{f / secs / 1e9:0.0}" : "", $"{calls / repeats}");
+        table.AddRow("other (unmeasured)", $"{Math.Max(0, median - total):0.000}", $"{Math.Max(0, median - total) / median:P0}", "", "");
+        AnsiConsole.Write(table);
+    }
+
+    private static double Median(Action run, int repeats)
+    {
+        run();
+        var seconds = new List<double>();
+        for (int i = 0; i < repeats; i++)
+        {
+            var start = Stopwatch.GetTimestamp();
+            run();
+            seconds.Add(Stopwatch.GetElapsedTime(start).TotalSeconds);
+        }
+        return seconds.Order().ElementAt(seconds.Count / 2);
+    }
+}

@@ -1,0 +1,68 @@
+using System.CommandLine;
+using DistriGen.Runtime;
+using DistriGen.Tensors;
+using DistriGen.Tensors.IO;
+using Spectre.Console;
+
+namespace DistriGen.Cli.Commands;
+
+/// <summary>
+/// distrigen compare: single-device against patch-parallel runs on the same seed — PSNR of the images,
+/// error of the final latents, bytes per rank per step — with the pictures side by side.
+/// </summary>
+internal static class CompareCommand
+{
+    public static Command Create()
+    {
+        var options = new ModelOptions();
+        var prompt = new Argument<string?>("prompt") { Description = "What to draw.", Arity = ArgumentArity.ZeroOrOne };
+        var modes = new Option<string?>("--modes") { Description = "Comma-separated modes to compare (default: naive,distrifusion,pcpp; or the one --parallelism names when given)." };
+        var outDir = new Option<string>("--out-dir") { Description = "Where to write the images.", DefaultValueFactory = _ => "compare" };
+        var command = new Command("compare", "Compare patch-parallel modes with single-device inference.") { prompt, modes, outDir };
+        options.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var loaded = options.Load(parse, parse.GetValue(prompt));
+            var setup = loaded.Setup;
+            if (setup.Ranks < 2) setup = setup with { Ranks = 2, ThreadsPerRank = Math.Max(1, Environment.ProcessorCount / 2) };
+            var modeNames = parse.GetValue(modes)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                ?? (parse.GetResult(options.Parallelism) is { Implicit: false } ? [parse.GetValue(options.Parallelism)!] : ["naive", "distrifusion", "pcpp"]);
+            var dir = parse.GetValue(outDir)!;
+            Directory.CreateDirectory(dir);
+
+            AnsiConsole.MarkupLine($"[grey]model[/] {Markup.Escape(loaded.Model.Directory)} · {loaded.Request.Width}×{loaded.Request.Height} · {loaded.Request.Steps} steps · {setup.Ranks} ranks");
+            var (reference, _) = GenerationRunner.Run(loaded.Model, loaded.Request, loaded.Conditioning, ParallelSetup.Single(Environment.ProcessorCount), null);
+            Png.WriteImage(Path.Combine(dir, "single.png"), reference.Image);
+            var images = new List<Tensor> { reference.Image };
+            var table = new Table().AddColumns("mode", "PSNR dB", "latent rel. err", "latent max err", "sent/rank/step (layers)", "attention", "+ gather", "UNet s");
+            table.AddRow("single device", "∞", "0", "0", "0", "0", "0", $"{reference.UNetTime.TotalSeconds:0.00}");
+            foreach (var name in modeNames)
+            {
+                var modeSetup = setup with { Options = Clone(setup.Options, ModelOptions.ParseMode(name)) };
+                var (result, report) = GenerationRunner.Run(loaded.Model, loaded.Request, loaded.Conditioning, modeSetup, null);
+                Png.WriteImage(Path.Combine(dir, $"{name}.png"), result.Image);
+                images.Add(result.Image);
+                table.AddRow(name, $"{ImageMetrics.Psnr(result.Image, reference.Image):0.00}", $"{ImageMetrics.RelativeError(result.FinalLatents, reference.FinalLatents):0.0e+0}",
+                    $"{ImageMetrics.MaxAbsError(result.FinalLatents, reference.FinalLatents):0.0e+0}",
+                    CommunicationReport.Bytes(report!.LayerBytesPerStep), CommunicationReport.Bytes(report.AttentionPerStep), CommunicationReport.Bytes(report.GatherPerStep), $"{result.UNetTime.TotalSeconds:0.00}");
+            }
+            AnsiConsole.Write(table);
+            var sideBySide = Path.Combine(dir, "side-by-side.png");
+            ImageMetrics.WriteSideBySide(sideBySide, images);
+            AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(sideBySide)}[/] (left to right: single device, {string.Join(", ", modeNames)})");
+            return 0;
+        });
+        return command;
+    }
+
+    private static PatchParallelOptions Clone(PatchParallelOptions o, ParallelMode mode) => new()
+    {
+        Mode = mode,
+        WarmupSteps = o.WarmupSteps,
+        GroupNormMode = o.GroupNormMode,
+        PcppRatio = o.PcppRatio,
+        SplitBatch = o.SplitBatch,
+        BucketSize = o.BucketSize,
+        Timeout = o.Timeout,
+    };
+}

@@ -1,0 +1,61 @@
+using System.CommandLine;
+using DistriGen.Models.Pipelines;
+using DistriGen.Tensors;
+using DistriGen.Tensors.Compute;
+using DistriGen.Tensors.IO;
+using Spectre.Console;
+
+namespace DistriGen.Cli.Commands;
+
+/// <summary>distrigen generate: one image from a prompt (or embeddings), on one or several ranks.</summary>
+internal static class GenerateCommand
+{
+    public static Command Create()
+    {
+        var options = new ModelOptions();
+        var prompt = new Argument<string?>("prompt") { Description = "What to draw (the built-in model knows colours, shapes and backgrounds).", Arity = ArgumentArity.ZeroOrOne };
+        var output = new Option<string>("--out") { Description = "Where to write the PNG.", DefaultValueFactory = _ => "image.png" };
+        var saveLatents = new Option<string?>("--save-latents") { Description = "Write final_latents and image to a safetensors file." };
+        var command = new Command("generate", "Generate an image.") { prompt, output, saveLatents };
+        options.AddTo(command);
+        command.SetAction(parse =>
+        {
+            var loaded = options.Load(parse, parse.GetValue(prompt));
+            bool isRoot = Runtime.Communication.MpiWorld.Current?.Rank is null or 0;
+            if (isRoot)
+                AnsiConsole.MarkupLine($"[grey]model[/] {Markup.Escape(loaded.Model.Directory)} · {loaded.Request.Width}×{loaded.Request.Height} · {loaded.Request.Steps} {loaded.Model.SchedulerConfig.Kind} steps · guidance {loaded.Request.GuidanceScale} · {Markup.Escape(loaded.Setup.Describe())} · {Markup.Escape(ComputeBackends.Current.Name)}");
+            var (result, report) = Run(loaded, isRoot);
+            if (!isRoot) return 0;
+            Png.WriteImage(parse.GetValue(output)!, result.Image);
+            if (parse.GetValue(saveLatents) is { } latentsPath)
+                SafeTensorsWriter.Write(latentsPath, new Dictionary<string, Tensor> { ["final_latents"] = result.FinalLatents, ["image"] = result.Image });
+            AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(parse.GetValue(output)!)}[/] · UNet {result.UNetTime.TotalSeconds:0.00} s · {(loaded.Model.Vae is null ? "no VAE (pixel space)" : $"VAE {result.VaeTime.TotalSeconds:0.00} s")} · total {result.Total.TotalSeconds:0.00} s");
+            if (report is not null)
+                AnsiConsole.MarkupLine($"[grey]sent per rank per step:[/] {CommunicationReport.Bytes(report.LayerBytesPerStep)} by layers (halo {CommunicationReport.Bytes(report.HaloPerStep)}, attention {CommunicationReport.Bytes(report.AttentionPerStep)}, GroupNorm {CommunicationReport.Bytes(report.GroupNormPerStep)}) + {CommunicationReport.Bytes(report.GatherPerStep)} gathering bands");
+            return 0;
+        });
+        return command;
+    }
+
+    /// <summary>Runs with a progress bar on rank 0 (plain output when the console is not interactive).</summary>
+    internal static (GenerationResult, CommunicationReport?) Run(ModelOptions.Loaded loaded, bool showProgress)
+    {
+        if (!showProgress || !AnsiConsole.Profile.Capabilities.Interactive)
+            return GenerationRunner.Run(loaded.Model, loaded.Request, loaded.Conditioning, loaded.Setup, null);
+        (GenerationResult, CommunicationReport?) outcome = default;
+        AnsiConsole.Progress()
+            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("denoising", maxValue: loaded.Request.Steps);
+                outcome = GenerationRunner.Run(loaded.Model, loaded.Request, loaded.Conditioning, loaded.Setup, new SynchronousProgress(task));
+            });
+        return outcome;
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to a thread pool and lag behind).</summary>
+    private sealed class SynchronousProgress(ProgressTask task) : IProgress<StepProgress>
+    {
+        public void Report(StepProgress value) => task.Value = value.Step;
+    }
+}

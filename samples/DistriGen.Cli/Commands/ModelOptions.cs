@@ -1,0 +1,123 @@
+using System.CommandLine;
+using DistriGen.Models;
+using DistriGen.Models.Configuration;
+using DistriGen.Models.Pipelines;
+using DistriGen.Runtime;
+using DistriGen.Tensors;
+using DistriGen.Tensors.Compute;
+using DistriGen.Tensors.IO;
+
+namespace DistriGen.Cli.Commands;
+
+/// <summary>The options that say which model runs, on what, and how it is spread over ranks.</summary>
+internal sealed class ModelOptions
+{
+    public Option<string?> Model { get; } = new("--model") { Description = "A diffusers model folder (unet/, scheduler/, optional vae/, text_encoder/, tokenizer/). Default: the built-in 'shapes' model." };
+    public Option<int?> Steps { get; } = new("--steps") { Description = "Denoising steps (default: 30 for the built-in model, else 50)." };
+    public Option<float?> Guidance { get; } = new("--guidance") { Description = "Classifier-free guidance scale (default: 2 for the built-in model, else 7.5)." };
+    public Option<float> GuidanceRescale { get; } = new("--guidance-rescale") { Description = "diffusers' guidance_rescale (0 = off).", DefaultValueFactory = _ => 0f };
+    public Option<long> Seed { get; } = new("--seed") { Description = "Seed of the initial noise.", DefaultValueFactory = _ => 0L };
+    public Option<string?> Size { get; } = new("--size") { Description = "Image size WxH in pixels (default: 128x128 for the built-in model, else the UNet's sample size × the VAE's scale)." };
+    public Option<string?> Scheduler { get; } = new("--scheduler") { Description = "ddim, euler or dpm (default: the model's scheduler_config.json)." };
+    public Option<string?> Embeddings { get; } = new("--embeddings") { Description = "safetensors with encoder_hidden_states (row 0 unconditional, row 1 conditional) and for SDXL text_embeds, time_ids." };
+    public Option<string?> InitNoise { get; } = new("--init-noise") { Description = "safetensors whose 'init_noise' (1, C, h, w) replaces the seeded noise." };
+    public Option<int> Ranks { get; } = new("--ranks") { Description = "Ranks (threads of this process, each with its own band). Under mpirun the MPI job decides.", DefaultValueFactory = _ => 1 };
+    public Option<int?> ThreadsPerRank { get; } = new("--threads-per-rank") { Description = "Compute threads per rank (default: the cores divided among the ranks)." };
+    public Option<string> Parallelism { get; } = new("--parallelism") { Description = "exact, distrifusion, pcpp or naive.", DefaultValueFactory = _ => "distrifusion" };
+    public Option<int> WarmupSteps { get; } = new("--warmup-steps") { Description = "Synchronous steps before asynchronous exchange (distrifuser's warmup_steps=w is w+1 here).", DefaultValueFactory = _ => 4 };
+    public Option<string> GnMode { get; } = new("--gn-mode") { Description = "GroupNorm after warmup: corrected, stale, exact or separate.", DefaultValueFactory = _ => "corrected" };
+    public Option<bool> SplitBatch { get; } = new("--split-batch") { Description = "Split the guidance batch across two rank groups." };
+    public Option<double> PcppRatio { get; } = new("--pcpp-ratio") { Description = "PCPP: fraction of each neighbour's rows a band attends to.", DefaultValueFactory = _ => 0.3 };
+    public Option<string> Backend { get; } = new("--backend") { Description = "auto (native when installed), managed or openblas.", DefaultValueFactory = _ => "auto" };
+
+    public void AddTo(Command command)
+    {
+        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, SplitBatch, PcppRatio, Backend })
+            command.Options.Add(option);
+    }
+
+    /// <summary>Loads the model and builds the request, conditioning and parallel setup the options describe.</summary>
+    public Loaded Load(ParseResult parse, string? prompt)
+    {
+        ComputeBackends.Select(parse.GetValue(Backend)!);
+        var modelDir = parse.GetValue(Model);
+        bool builtIn = modelDir is null;
+        var directory = modelDir ?? BuiltInModel.Directory;
+        var schedulerName = parse.GetValue(Scheduler);
+        var model = DiffusionModel.Load(directory, schedulerName is null ? null : Models.Schedulers.Schedulers.ParseKind(schedulerName));
+
+        var defaults = builtIn
+            ? BuiltInModel.Defaults
+            : new GenerationDefaults(model.Unet.Config.SampleSize * model.ImageScale, model.Unet.Config.SampleSize * model.ImageScale, 50, 7.5f);
+        var (width, height) = parse.GetValue(Size) is { } size ? ParseSize(size) : (defaults.Width, defaults.Height);
+
+        Conditioning conditioning;
+        if (parse.GetValue(Embeddings) is { } embeddings) conditioning = Conditioning.Load(embeddings);
+        else conditioning = model.EncodePrompt(prompt ?? (builtIn ? BuiltInModel.DefaultPrompt : throw new ArgumentException("Give a prompt, or --embeddings FILE for a model whose text encoder DistriGen cannot run.")));
+
+        Tensor? noise = null;
+        if (parse.GetValue(InitNoise) is { } noisePath)
+        {
+            using var file = SafeTensorsFile.Open(noisePath);
+            if (!file.Contains("init_noise")) throw new InvalidDataException($"{noisePath}: no 'init_noise' tensor (it has: {string.Join(", ", file.Keys)}).");
+            noise = file.Read("init_noise").Keep();
+        }
+
+        var request = new GenerationRequest
+        {
+            Steps = parse.GetValue(Steps) ?? defaults.Steps,
+            GuidanceScale = parse.GetValue(Guidance) ?? defaults.Guidance,
+            GuidanceRescale = parse.GetValue(GuidanceRescale),
+            Seed = parse.GetValue(Seed),
+            Width = width,
+            Height = height,
+            InitNoise = noise,
+        };
+        model.LatentSize(width, height);
+        return new Loaded(model, request, conditioning, Setup(parse));
+    }
+
+    public ParallelSetup Setup(ParseResult parse)
+    {
+        int ranks = Runtime.Communication.MpiWorld.LaunchedByMpirun ? int.Parse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_SIZE")!) : parse.GetValue(Ranks);
+        if (ranks < 1) throw new ArgumentException($"--ranks must be at least 1, got {ranks}.");
+        int threads = parse.GetValue(ThreadsPerRank) ?? Math.Max(1, Environment.ProcessorCount / ranks);
+        var options = new PatchParallelOptions
+        {
+            Mode = ParseMode(parse.GetValue(Parallelism)!),
+            WarmupSteps = parse.GetValue(WarmupSteps),
+            GroupNormMode = ParseGnMode(parse.GetValue(GnMode)!),
+            SplitBatch = parse.GetValue(SplitBatch),
+            PcppRatio = parse.GetValue(PcppRatio),
+        };
+        options.Validate();
+        return new ParallelSetup(ranks, threads, options);
+    }
+
+    public static ParallelMode ParseMode(string text) => text.ToLowerInvariant() switch
+    {
+        "exact" => ParallelMode.Exact,
+        "distrifusion" => ParallelMode.DistriFusion,
+        "pcpp" => ParallelMode.Pcpp,
+        "naive" => ParallelMode.Naive,
+        _ => throw new ArgumentException($"--parallelism '{text}' is not one of exact, distrifusion, pcpp, naive."),
+    };
+
+    public static GroupNormMode ParseGnMode(string text) => text.ToLowerInvariant() switch
+    {
+        "corrected" => GroupNormMode.Corrected,
+        "stale" => GroupNormMode.Stale,
+        "exact" or "sync" => GroupNormMode.Exact,
+        "separate" => GroupNormMode.Separate,
+        _ => throw new ArgumentException($"--gn-mode '{text}' is not one of corrected, stale, exact, separate."),
+    };
+
+    public static (int Width, int Height) ParseSize(string text)
+    {
+        var parts = text.ToLowerInvariant().Split('x');
+        if (parts.Length == 2 && int.TryParse(parts[0], out var w) && int.TryParse(parts[1], out var h) && w > 0 && h > 0) return (w, h);
+        throw new ArgumentException($"--size '{text}' is not WIDTHxHEIGHT (e.g. 512x512).");
+    }
+
+    public sealed record Loaded(DiffusionModel Model, GenerationRequest Request, Conditioning Conditioning, ParallelSetup Setup);
+}

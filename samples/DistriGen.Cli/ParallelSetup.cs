@@ -1,0 +1,15 @@
+using DistriGen.Runtime;
+
+namespace DistriGen.Cli;
+
+/// <summary>How many ranks run, with how many threads each, and how they share data.</summary>
+internal sealed record ParallelSetup(int Ranks, int ThreadsPerRank, PatchParallelOptions Options)
+{
+    public static ParallelSetup Single(int threads) => new(1, threads, new PatchParallelOptions { Mode = ParallelMode.Exact });
+
+    public string Describe() => Ranks == 1
+        ? $"1 rank × {ThreadsPerRank} thread{(ThreadsPerRank > 1 ? "s" : "")}"
+        : $"{Ranks} ranks × {ThreadsPerRank} thread{(ThreadsPerRank > 1 ? "s" : "")}, {Options.Mode}" +
+          (Options.Mode is ParallelMode.DistriFusion or ParallelMode.Pcpp ? $" (warmup {Options.WarmupSteps}, GroupNorm {Options.GroupNormMode}{(Options.Mode == ParallelMode.Pcpp ? $", p = {Options.PcppRatio}" : "")})" : "") +
+          (Options.SplitBatch ? ", guidance batch split" : "");
+}
