@@ -1,0 +1,74 @@
+using System.Collections.Immutable;
+using System.Reflection;
+using DistriGen.Generators;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+
+namespace DistriGen.Testing;
+
+/// <summary>What one run of the generator produced.</summary>
+public sealed record GeneratorOutput(
+    IReadOnlyDictionary<string, string> Sources,
+    ImmutableArray<Diagnostic> GeneratorDiagnostics,
+    ImmutableArray<Diagnostic> CompilationDiagnostics,
+    Compilation OutputCompilation,
+    GeneratorDriver Driver)
+{
+    /// <summary>Errors and warnings of compiling the source together with the generated code.</summary>
+    public IEnumerable<Diagnostic> CompilationProblems => CompilationDiagnostics.Where(d => d.Severity >= DiagnosticSeverity.Warning);
+
+    /// <summary>The generated source for a class, by its name or hint name (e.g. "MyBlock" or "My.Namespace.MyBlock.PatchParallel.g.cs").</summary>
+    public string Source(string name) =>
+        Sources.TryGetValue(name, out var s) ? s
+        : Sources.Where(kv => kv.Key.EndsWith("." + name + ".PatchParallel.g.cs", StringComparison.Ordinal) || kv.Key == name + ".PatchParallel.g.cs").Select(kv => kv.Value).FirstOrDefault()
+          ?? throw new KeyNotFoundException($"No generated source for '{name}'. Generated: {string.Join(", ", Sources.Keys)}.");
+}
+
+/// <summary>Runs DistriGen's [PatchParallel] generator on C# source text in one call.</summary>
+public static class GeneratorHarness
+{
+    /// <summary>
+    /// Compiles <paramref name="source"/> against the framework, DistriGen and <paramref name="references"/>
+    /// (assemblies whose types the source uses), runs the generator and returns what it made.
+    /// </summary>
+    public static GeneratorOutput Run(string source, params Assembly[] references) =>
+        Run(CreateCompilation([source], references));
+
+    public static GeneratorOutput Run(Compilation compilation, GeneratorDriver? driver = null)
+    {
+        driver ??= CreateDriver();
+        driver = driver.RunGeneratorsAndUpdateCompilation(compilation, out var output, out var diagnostics);
+        var result = driver.GetRunResult();
+        var sources = result.Results.SelectMany(r => r.GeneratedSources)
+            .ToDictionary(s => s.HintName, s => s.SourceText.ToString(), StringComparer.Ordinal);
+        return new GeneratorOutput(sources, diagnostics.AddRange(result.Diagnostics).Distinct().ToImmutableArray(), output.GetDiagnostics(), output, driver);
+    }
+
+    /// <summary>A driver that records every pipeline step, for tests of incremental caching.</summary>
+    public static GeneratorDriver CreateDriver() =>
+        CSharpGeneratorDriver.Create(
+            [new PatchParallelGenerator().AsSourceGenerator()],
+            parseOptions: ParseOptions,
+            driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: true));
+
+    public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.Latest);
+
+    public static CSharpCompilation CreateCompilation(IEnumerable<string> sources, IEnumerable<Assembly> references, string assemblyName = "Snapshot") =>
+        CSharpCompilation.Create(
+            assemblyName,
+            sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, ParseOptions, path: $"Source{i}.cs")),
+            References(references),
+            new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
+
+    /// <summary>The framework's assemblies, every DistriGen assembly loaded here, and the given ones.</summary>
+    public static IEnumerable<MetadataReference> References(IEnumerable<Assembly> extra)
+    {
+        var paths = new HashSet<string>(StringComparer.Ordinal);
+        if (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") is string tpa)
+            foreach (var p in tpa.Split(Path.PathSeparator)) paths.Add(p);
+        foreach (var a in AppDomain.CurrentDomain.GetAssemblies().Concat(extra))
+            if (!a.IsDynamic && a.Location.Length > 0 && (extra.Contains(a) || a.GetName().Name!.StartsWith("DistriGen", StringComparison.Ordinal)))
+                paths.Add(a.Location);
+        return paths.Select(p => MetadataReference.CreateFromFile(p));
+    }
+}
