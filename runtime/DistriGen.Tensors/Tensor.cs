@@ -37,6 +37,13 @@ public sealed class Tensor : IDisposable
         return new Tensor(copy, TensorMemory.Rent(ElementCount(copy)), ownsBuffer: true, isMeta: false);
     }
 
+    /// <summary>A tensor with data even while a meta scope is open (for data derived from real parameters).</summary>
+    public static Tensor Dense(params int[] shape)
+    {
+        var copy = (int[])shape.Clone();
+        return new Tensor(copy, TensorMemory.Rent(ElementCount(copy)), ownsBuffer: true, isMeta: false);
+    }
+
     public static Tensor Zeros(params int[] shape)
     {
         var t = Empty(shape);

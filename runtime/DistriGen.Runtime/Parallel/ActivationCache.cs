@@ -54,6 +54,10 @@ public sealed class ActivationCache
 
     public int Count => _slots.Count;
 
+    /// <summary>The registered points: path, kind, schedule and values sent to each peer.</summary>
+    public IReadOnlyList<(string Path, CommKind Kind, SlotSchedule Schedule, IReadOnlyList<int> SendCounts)> Slots =>
+        _slots.Select(s => (s.Path, s.Kind, s.Schedule, (IReadOnlyList<int>)s.SendCounts)).ToList();
+
     /// <summary>Bytes this rank sends in one step of each kind, from the registered points (the plan's prediction).</summary>
     public (long Sync, long Async) PredictedBytesPerStep(CommKind? kind = null)
     {

@@ -53,8 +53,8 @@ public static partial class Ops
     {
         Shapes.Rank(x, 2, "transpose", "input");
         int r = x.Dim(0), c = x.Dim(1);
-        var y = Tensor.Empty(c, r);
-        if (x.IsMeta) return y;
+        if (x.IsMeta) return Tensor.Meta(c, r);
+        var y = Tensor.Dense(c, r);
         var xs = x.Span;
         var ys = y.Span;
         for (int i = 0; i < r; i++)
