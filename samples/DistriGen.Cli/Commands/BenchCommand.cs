@@ -185,7 +185,7 @@ internal static class BenchCommand
                 var options = new PatchParallelOptions { Mode = mode == "single" ? ParallelMode.Exact : ModelOptions.ParseMode(mode), WarmupSteps = warm };
                 var times = new List<long>();
                 var progress = new StepClock(times);
-                var (_, report) = GenerationRunner.Run(model, request, conditioning, new ParallelSetup(r, t, options), progress);
+                var (_, report) = new ParallelSetup(r, t, options).Generate(model, request, conditioning, progress);
                 var perStep = times.Skip(warm + 1).Zip(times.Skip(warm), (b, a) => Stopwatch.GetElapsedTime(a, b).TotalSeconds).DefaultIfEmpty(double.NaN).Average();
                 if (r == 1 && t == 1) baseline = perStep;
                 table.AddRow($"{r} rank{(r > 1 ? "s" : "")} × {t} thread{(t > 1 ? "s" : "")}", r == 1 ? "single device" : mode, $"{perStep:0.000}", baseline is { } b0 ? $"{b0 / perStep:0.00}×" : "", report is null ? "0" : CommunicationReport.Bytes(report.LayerBytesPerStep + report.GatherPerStep));

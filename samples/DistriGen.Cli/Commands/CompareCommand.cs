@@ -31,7 +31,7 @@ internal static class CompareCommand
             Directory.CreateDirectory(dir);
 
             AnsiConsole.MarkupLine($"[grey]model[/] {Markup.Escape(loaded.Model.Directory)} · {loaded.Request.Width}×{loaded.Request.Height} · {loaded.Request.Steps} steps · {setup.Ranks} ranks");
-            var (reference, _) = GenerationRunner.Run(loaded.Model, loaded.Request, loaded.Conditioning, ParallelSetup.Single(Environment.ProcessorCount), null);
+            var (reference, _) = ParallelSetup.Single(Environment.ProcessorCount).Generate(loaded.Model, loaded.Request, loaded.Conditioning);
             Png.WriteImage(Path.Combine(dir, "single.png"), reference.Image);
             var images = new List<Tensor> { reference.Image };
             var table = new Table().AddColumns("mode", "PSNR dB", "latent rel. err", "latent max err", "sent/rank/step (layers)", "attention", "+ gather", "UNet s");
@@ -39,7 +39,7 @@ internal static class CompareCommand
             foreach (var name in modeNames)
             {
                 var modeSetup = setup with { Options = Clone(setup.Options, ModelOptions.ParseMode(name)) };
-                var (result, report) = GenerationRunner.Run(loaded.Model, loaded.Request, loaded.Conditioning, modeSetup, null);
+                var (result, report) = modeSetup.Generate(loaded.Model, loaded.Request, loaded.Conditioning);
                 Png.WriteImage(Path.Combine(dir, $"{name}.png"), result.Image);
                 images.Add(result.Image);
                 table.AddRow(name, $"{ImageMetrics.Psnr(result.Image, reference.Image):0.00}", $"{ImageMetrics.RelativeError(result.FinalLatents, reference.FinalLatents):0.0e+0}",

@@ -23,7 +23,7 @@ internal static class GenerateCommand
             var loaded = options.Load(parse, parse.GetValue(prompt));
             bool isRoot = Runtime.Communication.MpiWorld.Current?.Rank is null or 0;
             if (isRoot)
-                AnsiConsole.MarkupLine($"[grey]model[/] {Markup.Escape(loaded.Model.Directory)} · {loaded.Request.Width}×{loaded.Request.Height} · {loaded.Request.Steps} {loaded.Model.SchedulerConfig.Kind} steps · guidance {loaded.Request.GuidanceScale} · {Markup.Escape(loaded.Setup.Describe())} · {Markup.Escape(ComputeBackends.Current.Name)}");
+                AnsiConsole.MarkupLine($"[grey]model[/] {Markup.Escape(loaded.Model.Directory)} · {loaded.Request.Width}×{loaded.Request.Height} · {loaded.Request.Steps} {loaded.Model.SchedulerConfig.Kind} steps · guidance {loaded.Request.GuidanceScale} · {Markup.Escape(loaded.Setup.Describe())} · {Markup.Escape(ComputeBackends.Select(loaded.Setup.Backend).Name)}");
             var (result, report) = Run(loaded, isRoot);
             if (!isRoot) return 0;
             Png.WriteImage(parse.GetValue(output)!, result.Image);
@@ -41,14 +41,14 @@ internal static class GenerateCommand
     internal static (GenerationResult, CommunicationReport?) Run(ModelOptions.Loaded loaded, bool showProgress)
     {
         if (!showProgress || !AnsiConsole.Profile.Capabilities.Interactive)
-            return GenerationRunner.Run(loaded.Model, loaded.Request, loaded.Conditioning, loaded.Setup, null);
+            return loaded.Setup.Generate(loaded.Model, loaded.Request, loaded.Conditioning, null);
         (GenerationResult, CommunicationReport?) outcome = default;
         AnsiConsole.Progress()
             .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
             .Start(ctx =>
             {
                 var task = ctx.AddTask("denoising", maxValue: loaded.Request.Steps);
-                outcome = GenerationRunner.Run(loaded.Model, loaded.Request, loaded.Conditioning, loaded.Setup, new SynchronousProgress(task));
+                outcome = loaded.Setup.Generate(loaded.Model, loaded.Request, loaded.Conditioning, new SynchronousProgress(task));
             });
         return outcome;
     }

@@ -39,7 +39,6 @@ internal sealed class ModelOptions
     /// <summary>Loads the model and builds the request, conditioning and parallel setup the options describe.</summary>
     public Loaded Load(ParseResult parse, string? prompt)
     {
-        ComputeBackends.Select(parse.GetValue(Backend)!);
         var modelDir = parse.GetValue(Model);
         bool builtIn = modelDir is null;
         var directory = modelDir ?? BuiltInModel.Directory;
@@ -91,7 +90,7 @@ internal sealed class ModelOptions
             PcppRatio = parse.GetValue(PcppRatio),
         };
         options.Validate();
-        return new ParallelSetup(ranks, threads, options);
+        return new ParallelSetup(ranks, threads, options, parse.GetValue(Backend)!);
     }
 
     public static ParallelMode ParseMode(string text) => text.ToLowerInvariant() switch

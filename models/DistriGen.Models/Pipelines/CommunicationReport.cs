@@ -1,10 +1,9 @@
-using DistriGen.Models.Pipelines;
 using DistriGen.Runtime;
 
-namespace DistriGen.Cli;
+namespace DistriGen.Models.Pipelines;
 
 /// <summary>Bytes one rank sent, per step, by kind (the layers' exchanges; the final gather of bands is separate).</summary>
-internal sealed record CommunicationReport(int Steps, double HaloPerStep, double AttentionPerStep, double GroupNormPerStep, double GatherPerStep, long PredictedAsyncPerStep, long PredictedAsyncAttentionPerStep)
+public sealed record CommunicationReport(int Steps, double HaloPerStep, double AttentionPerStep, double GroupNormPerStep, double GatherPerStep, long PredictedAsyncPerStep, long PredictedAsyncAttentionPerStep)
 {
     public double LayerBytesPerStep => HaloPerStep + AttentionPerStep + GroupNormPerStep;
 

@@ -1,0 +1,49 @@
+using DistriGen.Runtime;
+using DistriGen.Runtime.Communication;
+using DistriGen.Tensors.Compute;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
+namespace DistriGen.Models.Pipelines;
+
+/// <summary>
+/// Generation on the ranks the host configured: single-device on one rank, otherwise every rank runs
+/// the patch-parallel UNet on its band and the guided loop on the full latent; rank 0's result is returned.
+/// </summary>
+public sealed class DistributedPipeline(IRankLauncher launcher, IComputeBackend backend, IOptions<DistriGenOptions> options)
+{
+    public IComputeBackend Backend => backend;
+    public bool IsRoot => launcher.IsRoot;
+    public int Ranks => launcher.Ranks;
+    public DistriGenOptions Options => options.Value;
+
+    public (GenerationResult Result, CommunicationReport? Report) Generate(DiffusionModel model, GenerationRequest request, Conditioning conditioning, IProgress<StepProgress>? progress = null)
+    {
+        ComputeBackends.Current = backend;
+        if (launcher.Ranks == 1)
+        {
+            using var budget = ComputeThreads.Use(options.Value.ThreadsPerRank);
+            return (DiffusionPipeline.Generate(model, new UNetPredictor(model.Unet), request, conditioning, progress), null);
+        }
+        var (height, width) = model.LatentSize(request.Width, request.Height);
+        return launcher.Run(comm =>
+        {
+            using var run = PatchParallelRun.Create(comm, options.Value.Parallel.SplitBatch);
+            var predictor = new PatchParallelPredictor(model.Unet, run, options.Value.Parallel, height, width);
+            var result = DiffusionPipeline.Generate(model, predictor, request, conditioning, comm.Rank == 0 ? progress : null);
+            return (result, (CommunicationReport?)CommunicationReport.From(predictor, run));
+        });
+    }
+}
+
+public static class PipelineServiceCollectionExtensions
+{
+    /// <summary>Registers DistriGen (see AddDistriGen) and the <see cref="DistributedPipeline"/> that builds on it.</summary>
+    public static IServiceCollection AddDistriGenPipelines(this IServiceCollection services, Action<DistriGenOptions>? configure = null)
+    {
+        services.AddDistriGen(configure);
+        services.TryAddSingleton<DistributedPipeline>();
+        return services;
+    }
+}

@@ -1,0 +1,16 @@
+namespace DistriGen.Runtime;
+
+/// <summary>How a host runs DistriGen: ranks, threads, backend and the patch-parallel options.</summary>
+public sealed class DistriGenOptions
+{
+    /// <summary>Ranks as threads of this process (ignored under mpirun, where the MPI job decides).</summary>
+    public int Ranks { get; set; } = 1;
+
+    /// <summary>Compute threads per rank.</summary>
+    public int ThreadsPerRank { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>"auto" (a native library when installed), "managed" or "openblas".</summary>
+    public string Backend { get; set; } = "auto";
+
+    public PatchParallelOptions Parallel { get; set; } = new();
+}

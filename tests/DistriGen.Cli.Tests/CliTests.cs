@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using DistriGen.Models;
+using DistriGen.Runtime;
+using DistriGen.Tensors;
+using DistriGen.Tensors.IO;
+using DistriGen.Tensors.Nn;
+
+namespace DistriGen.Cli.Tests;
+
+/// <summary>The distrigen tool, run in-process as a user runs it.</summary>
+public sealed class CliTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("distrigen-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Temp(string name) => Path.Combine(_dir, name);
+
+    private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", name);
+
+    private static double RelativeError(Tensor actual, Tensor expected)
+    {
+        double diff = 0, norm = 0;
+        for (int i = 0; i < expected.Length; i++)
+        {
+            diff += Math.Pow(actual.Span[i] - expected.Span[i], 2);
+            norm += Math.Pow(expected.Span[i], 2);
+        }
+        return Math.Sqrt(diff / norm);
+    }
+
+    [Fact]
+    public void TheDefaultCommandDrawsWithTheBuiltInModel()
+    {
+        Assert.Equal(0, Program.Run(["generate", "a red circle on dark background", "--size", "32x32", "--steps", "4", "--out", Temp("shapes.png")]));
+        var bytes = File.ReadAllBytes(Temp("shapes.png"));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, bytes[..4]);
+    }
+
+    [Theory]
+    [InlineData("distrifusion")]
+    [InlineData("pcpp")]
+    [InlineData("naive")]
+    [InlineData("exact")]
+    public void EveryParallelismModeRunsOnTheBuiltInModel(string mode) =>
+        Assert.Equal(0, Program.Run(["generate", "a blue ring on grass background", "--size", "32x32", "--steps", "3", "--ranks", "2", "--warmup-steps", "1", "--parallelism", mode, "--out", Temp($"{mode}.png")]));
+
+    [Fact]
+    public void AnUnknownWordIsAnErrorNotACrash() =>
+        Assert.Equal(1, Program.Run(["generate", "a magenta circle", "--size", "32x32", "--steps", "1", "--out", Temp("x.png")]));
+
+    [Fact]
+    public void ASizeThatDoesNotSplitIsAnError() =>
+        Assert.Equal(1, Program.Run(["generate", "--size", "32x8", "--steps", "1", "--ranks", "4", "--out", Temp("x.png")]));
+
+    [Theory]
+    [InlineData("sd-tiny")]
+    [InlineData("sdxl-tiny")]
+    public void EvalUnetMatchesDiffusers(string name)
+    {
+        Assert.Equal(0, Program.Run(["eval-unet", "--model", Fixture(name), "--inputs", Path.Combine(Fixture(name), "inputs.safetensors"), "--out", Temp("unet.safetensors")]));
+        using var ours = SafeTensorsFile.Open(Temp("unet.safetensors"));
+        using var expected = SafeTensorsFile.Open(Path.Combine(Fixture(name), "expected.safetensors"));
+        Assert.InRange(RelativeError(ours.Read("unet_out"), expected.Read("unet_out")), 0, 1e-4);
+    }
+
+    [Theory]
+    [InlineData("sd-tiny", "10", "5")]
+    [InlineData("sdxl-tiny", "8", "5")]
+    public void GenerateFromEmbeddingsMatchesDiffusers(string name, string steps, string guidance)
+    {
+        var inputs = Path.Combine(Fixture(name), "inputs.safetensors");
+        Assert.Equal(0, Program.Run(["generate", "--model", Fixture(name), "--embeddings", inputs, "--init-noise", inputs, "--steps", steps, "--guidance", guidance, "--size", "64x64", "--save-latents", Temp("latents.safetensors"), "--out", Temp("image.png")]));
+        using var ours = SafeTensorsFile.Open(Temp("latents.safetensors"));
+        using var expected = SafeTensorsFile.Open(Path.Combine(Fixture(name), "expected.safetensors"));
+        Assert.InRange(RelativeError(ours.Read("final_latents"), expected.Read("final_latents")), 0, 1e-3);
+        Assert.InRange(RelativeError(ours.Read("image"), expected.Read("image")), 0, 1e-3);
+    }
+
+    [Fact]
+    public void CompareWritesTheSideBySidePicture()
+    {
+        Assert.Equal(0, Program.Run(["compare", "--size", "32x32", "--steps", "3", "--warmup-steps", "1", "--ranks", "2", "--out-dir", Temp("compare")]));
+        foreach (var file in new[] { "single.png", "naive.png", "distrifusion.png", "pcpp.png", "side-by-side.png" })
+            Assert.True(File.Exists(Path.Combine(Temp("compare"), file)), file);
+    }
+
+    [Fact]
+    public void PlanListsWhatDistriFusionWrapsOnSdxl()
+    {
+        Assert.Equal(0, Program.Run(["plan", "--config", "sdxl", "--ranks", "2"]));
+        var context = Commands.PlanCommand.Plan(Models.Configuration.UNetConfig.StableDiffusionXl, 128, 128, 2, 2, new PatchParallelOptions())[0];
+        using var meta = TensorScope.MetaMode();
+        var modules = new UNet2DConditionModel(Models.Configuration.UNetConfig.StableDiffusionXl).NamedModules().ToList();
+        var convs = modules.Where(m => m.Module is Conv2d { KernelSize: 3 } && m.Path != "conv_in").Select(m => m.Path).Order();
+        var selfAttention = modules.Where(m => m.Module is Attention && m.Path.EndsWith("attn1")).Select(m => m.Path).Order();
+        var norms = modules.Where(m => m.Module is GroupNorm).Select(m => m.Path).Order();
+        Assert.Equal(convs, context.Points.Where(p => p.Kind == PatchMemberKind.HaloConv).Select(p => p.Path).Order());
+        Assert.Equal(selfAttention, context.Points.Where(p => p.Kind == PatchMemberKind.Attention).Select(p => p.Path).Order());
+        Assert.Equal(norms, context.Points.Where(p => p.Kind == PatchMemberKind.GroupNorm).Select(p => p.Path).Order());
+        Assert.Equal(70, selfAttention.Count());
+    }
+
+    [Fact]
+    public void PcppCutsAttentionTrafficAtFourRanksByMoreThanSeventyPercent()
+    {
+        var config = Models.Configuration.UNetConfig.StableDiffusion15;
+        long Attention(ParallelMode mode) => Commands.PlanCommand.Plan(config, 64, 64, 4, 2, new PatchParallelOptions { Mode = mode, PcppRatio = 0.3 })
+            .Max(c => c.Cache.PredictedBytesPerStep(CommKind.Attention).Async);
+        Assert.True(Attention(ParallelMode.Pcpp) < 0.3 * Attention(ParallelMode.DistriFusion));
+    }
+
+    [Fact]
+    public void BenchmarksRunOnASmallModel()
+    {
+        Assert.Equal(0, Program.Run(["bench", "unet", "--config", Fixture("sd-tiny"), "--size", "64x64", "--batch", "1", "--repeat", "1", "--threads", "1"]));
+        Assert.Equal(0, Program.Run(["bench", "parallel", "--config", Fixture("sd-tiny"), "--size", "64x64", "--ranks", "2", "--steps", "3", "--threads", "2"]));
+    }
+
+    [Fact]
+    public async Task OpenMpiRanksGiveTheSingleDeviceImage()
+    {
+        var mpirun = new[] { "/usr/bin/mpirun", "/usr/local/bin/mpirun" }.FirstOrDefault(File.Exists);
+        if (mpirun is null || !File.Exists("/usr/lib/x86_64-linux-gnu/libmpi.so.40"))
+        {
+            // Open MPI is not installed here; CI installs it and runs this test for real.
+            Assert.True(Environment.GetEnvironmentVariable("CI") is null, "CI must install Open MPI (openmpi-bin, libopenmpi-dev)");
+            return;
+        }
+        var tool = Path.Combine(AppContext.BaseDirectory, "distrigen.dll");
+        string[] common = ["generate", "a green triangle on sky background", "--size", "32x32", "--steps", "3", "--seed", "3", "--threads-per-rank", "1"];
+        Assert.Equal(0, Program.Run([.. common, "--save-latents", Temp("single.safetensors"), "--out", Temp("single.png")]));
+        var start = new ProcessStartInfo(mpirun) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "-n", "2", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "dotnet", tool }.Concat(common).Concat(["--parallelism", "exact", "--save-latents", Temp("mpi.safetensors"), "--out", Temp("mpi.png")]))
+            start.ArgumentList.Add(arg);
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        Assert.True(process.ExitCode == 0, $"mpirun exited {process.ExitCode}: {await output} {await errors}");
+        using var single = SafeTensorsFile.Open(Temp("single.safetensors"));
+        using var mpi = SafeTensorsFile.Open(Temp("mpi.safetensors"));
+        Assert.InRange(RelativeError(mpi.Read("final_latents"), single.Read("final_latents")), 0, 1e-5);
+    }
+}
