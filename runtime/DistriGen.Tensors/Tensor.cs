@@ -37,11 +37,24 @@ public sealed class Tensor : IDisposable
         return new Tensor(copy, TensorMemory.Rent(ElementCount(copy)), ownsBuffer: true, isMeta: false);
     }
 
-    /// <summary>A tensor with data even while a meta scope is open (for data derived from real parameters).</summary>
-    public static Tensor Dense(params int[] shape)
+    /// <summary>
+    /// A zero-filled parameter: it belongs to its module, not to any open scope; in meta mode it has
+    /// no data, so models too large for memory can be planned.
+    /// </summary>
+    public static Tensor Parameter(params int[] shape)
     {
         var copy = (int[])shape.Clone();
-        return new Tensor(copy, TensorMemory.Rent(ElementCount(copy)), ownsBuffer: true, isMeta: false);
+        if (TensorScope.MetaActive) return new Tensor(copy, null, ownsBuffer: false, isMeta: true);
+        var t = new Tensor(copy, TensorMemory.Rent(ElementCount(copy)), ownsBuffer: false, isMeta: false);
+        t.Span.Clear();
+        return t;
+    }
+
+    /// <summary>Data derived from a real parameter (e.g. a transposed weight): real and untracked even in meta mode.</summary>
+    internal static Tensor Derived(params int[] shape)
+    {
+        var copy = (int[])shape.Clone();
+        return new Tensor(copy, TensorMemory.Rent(ElementCount(copy)), ownsBuffer: false, isMeta: false);
     }
 
     public static Tensor Zeros(params int[] shape)
@@ -123,15 +136,16 @@ public sealed class Tensor : IDisposable
             for (int i = 0; i < resolved.Length; i++) if (i != infer) known *= resolved[i];
             resolved[infer] = known == 0 ? 0 : Length / known;
         }
-        if (ElementCount(resolved) != Length)
+        if (resolved.Count(d => d == -1) > 0 || resolved.Any(d => d < -1) || resolved.Aggregate(1L, (a, d) => a * d) != Length)
             throw new ArgumentException($"Cannot reshape a tensor of shape {Format(Shape)} ({Length} elements) to {Format(shape)}.");
         return new Tensor(resolved, _buffer, ownsBuffer: false, isMeta: IsMeta);
     }
 
     public Tensor Clone()
     {
+        if (IsMeta) return Meta(Shape);
         var t = Empty(Shape);
-        if (!IsMeta) Span.CopyTo(t.Span);
+        Span.CopyTo(t.Span);
         return t;
     }
 

@@ -104,7 +104,7 @@ internal static class Sources
                 _depth = depth;
                 _leaves = new ModuleList<Leaf>(Enumerable.Range(0, depth).Select(_ => new Leaf(c)));
                 _extra = [new Conv2d(c, c, 3, padding: 1), new Conv2d(c, c, 1)];
-                Scale = Tensor.Zeros(c);
+                Scale = Tensor.Parameter(c);
             }
 
             [SplitsInput]

@@ -39,11 +39,11 @@ public class ActivationTests
     public void Erf_reference_reproduces_tabulated_values()
     {
         // Abramowitz & Stegun table 7.1 / Wolfram values, so the reference itself is trusted.
-        Assert.Equal(0.5204998778130465, ErfReference(0.5), 14);
-        Assert.Equal(0.8427007929497149, ErfReference(1.0), 14);
-        Assert.Equal(0.9953222650189527, ErfReference(2.0), 14);
-        Assert.Equal(0.9999779095030014, ErfReference(3.0), 14);
-        Assert.Equal(-0.1124629160182849, ErfReference(-0.1), 14);
+        Assert.Equal(0.5204998778130465, ErfReference(0.5), 1e-15);
+        Assert.Equal(0.8427007929497149, ErfReference(1.0), 1e-15);
+        Assert.Equal(0.9953222650189527, ErfReference(2.0), 1e-15);
+        Assert.Equal(0.9999779095030014, ErfReference(3.0), 1e-15);
+        Assert.Equal(-0.1124629160182849, ErfReference(-0.1), 1e-15);
     }
 
     [Fact]

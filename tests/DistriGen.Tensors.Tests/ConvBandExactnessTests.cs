@@ -6,7 +6,8 @@ namespace DistriGen.Tensors.Tests;
 /// <summary>
 /// Patch parallelism gives each rank a band of rows plus halo rows from its neighbours and pads only
 /// the image's real edges. Its output is exact only if a band's conv gives bit for bit the rows the
-/// whole image's conv gives, whatever the number of columns the GEMM sees.
+/// whole image's conv gives, whatever the number of columns the GEMM sees. That is the managed
+/// backend's guarantee; on OpenBLAS the band is only checked to float tolerance.
 /// </summary>
 [Collection(GlobalStateCollection.Name)]
 public class ConvBandExactnessTests
@@ -33,7 +34,12 @@ public class ConvBandExactnessTests
             using var band = BandConv(x, weight, bias, stride, pad, r0, r1);
             using var expected = TensorOps.SliceRows(full, r0, r1);
             Check.Shape(band, expected.Shape);
-            Check.Bitwise(expected.Span, band.Span, $"{ComputeBackendName()}: rows [{r0}, {r1}) of a {k}×{k} stride-{stride} conv");
+            var what = $"{ComputeBackendName()}: rows [{r0}, {r1}) of a {k}×{k} stride-{stride} conv";
+            // The managed kernels promise the same bits (each element is summed over K in one fixed
+            // order). OpenBLAS picks kernels by matrix width, so a band may round differently: it is
+            // held to the float tolerance only, and patch-parallel runs are bit-exact on managed only.
+            if (Compute.ComputeBackends.Current is Compute.ManagedBackend) Check.Bitwise(expected.Span, band.Span, what);
+            else Check.Close(expected.ToArray().Select(v => (double)v).ToArray(), band, rtol: 1e-5, what: what);
         }
     }
 
@@ -41,24 +47,24 @@ public class ConvBandExactnessTests
 
     [Theory]
     [MemberData(nameof(BackendNames))]
-    public void Band_of_a_3x3_conv_with_halo_rows_equals_the_full_conv_bitwise(string backend) =>
+    public void Band_of_a_3x3_conv_with_halo_rows_matches_the_full_conv(string backend) =>
         // Interior bands get Padding2d(0, 0, 1, 1): their top and bottom come from halo rows.
         Backends.On(backend, () => AssertBandsExact(5, 17, 13, 37, 3, 1, Padding2d.Same(1), [0, 4, 5, 9, 13]));
 
     [Theory]
     [MemberData(nameof(BackendNames))]
-    public void Band_of_a_wide_3x3_conv_equals_the_full_conv_bitwise(string backend) =>
+    public void Band_of_a_wide_3x3_conv_matches_the_full_conv(string backend) =>
         // 33 → 40 channels on 70 columns: the full image and the bands put columns in different vector tiles.
         Backends.On(backend, () => AssertBandsExact(33, 40, 9, 70, 3, 1, Padding2d.Same(1), [0, 1, 3, 8, 9]));
 
     [Theory]
     [MemberData(nameof(BackendNames))]
-    public void Band_of_a_1x1_conv_equals_the_full_conv_bitwise(string backend) =>
+    public void Band_of_a_1x1_conv_matches_the_full_conv(string backend) =>
         Backends.On(backend, () => AssertBandsExact(17, 9, 10, 11, 1, 1, default, [0, 3, 10]));
 
     [Theory]
     [MemberData(nameof(BackendNames))]
-    public void Band_of_a_stride_2_downsample_equals_the_full_conv_bitwise(string backend) =>
+    public void Band_of_a_stride_2_downsample_matches_the_full_conv(string backend) =>
         // diffusers' Downsample2D pads (0, 1, 0, 1): a band needs one halo row below and none above.
         Backends.On(backend, () => AssertBandsExact(6, 7, 12, 10, 3, 2, new Padding2d(0, 1, 0, 1), [0, 2, 3, 6]));
 

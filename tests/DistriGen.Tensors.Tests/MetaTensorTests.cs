@@ -16,17 +16,18 @@ public class MetaTensorTests
         Assert.Throws<InvalidOperationException>(() => t.Span.Length);
     }
 
-    [Fact]
-    public void Meta_tensors_flow_through_every_op_with_the_right_shapes()
+    /// <summary>Every op once on meta inputs; <paramref name="realWeight"/> is a tensor with data.</summary>
+    private static void EveryOpOnMetaInputs(Tensor realWeight)
     {
         var x = Tensor.Meta(2, 5, 9, 7);
         AssertMeta(x, 2, 5, 9, 7);
         AssertMeta(TensorOps.Conv2d(x, Tensor.Meta(17, 5, 3, 3), Tensor.Meta(17), 1, Padding2d.Same(1)), 2, 17, 9, 7);
         AssertMeta(TensorOps.Conv2d(x, Tensor.Meta(8, 5, 3, 3), null, 2, new Padding2d(0, 1, 0, 1)), 2, 8, 4, 3);
         // One meta operand is enough, even with real weights.
-        AssertMeta(TensorOps.Conv2d(x, Tensor.Zeros(3, 5, 1, 1), null, 1, default), 2, 3, 9, 7);
+        AssertMeta(TensorOps.Conv2d(x, realWeight, null, 1, default), 2, 3, 9, 7);
         AssertMeta(TensorOps.MatMul(Tensor.Meta(3, 4), Tensor.Meta(4, 6)), 3, 6);
-        AssertMeta(TensorOps.MatMul(Tensor.Meta(2, 3, 4), Tensor.Zeros(2, 4, 6)), 2, 3, 6);
+        AssertMeta(TensorOps.MatMul(Tensor.Meta(4, 5), realWeight.Reshape(5, 3)), 4, 3);
+        AssertMeta(TensorOps.MatMul(Tensor.Meta(2, 3, 4), Tensor.Meta(2, 4, 6)), 2, 3, 6);
         AssertMeta(TensorOps.Linear(Tensor.Meta(2, 10, 8), Tensor.Meta(8, 5), Tensor.Meta(5)), 2, 10, 5);
         AssertMeta(TensorOps.Attention(Tensor.Meta(2, 130, 40), Tensor.Meta(2, 77, 40), Tensor.Meta(2, 77, 40), 8), 2, 130, 40);
         AssertMeta(TensorOps.GroupNorm(x, 5, Tensor.Meta(5), Tensor.Meta(5), 1e-5f, Activation.Silu), 2, 5, 9, 7);
@@ -59,6 +60,23 @@ public class MetaTensorTests
         AssertMeta(TensorOps.Transpose2d(Tensor.Meta(3, 4)), 4, 3);
         AssertMeta(x.Reshape(2, 5, -1), 2, 5, 63);
         AssertMeta(x.Clone(), 2, 5, 9, 7);
+    }
+
+    [Fact]
+    public void Meta_tensors_flow_through_every_op_in_MetaMode()
+    {
+        using var weight = Tensor.Zeros(3, 5, 1, 1); // made before: a real tensor
+        using (TensorScope.MetaMode()) EveryOpOnMetaInputs(weight);
+    }
+
+    [Fact]
+    public void Meta_tensors_flow_through_every_op_without_MetaMode()
+    {
+        // Tensor.Meta is public and "only its shape takes part in computation": an op given a meta
+        // input must return a meta output, not allocate a real tensor of uninitialised memory that
+        // the next op then computes on.
+        using var weight = Tensor.Zeros(3, 5, 1, 1);
+        EveryOpOnMetaInputs(weight);
     }
 
     [Fact]

@@ -1,4 +1,3 @@
-using System.Text;
 using DistriGen.Tensors.IO;
 
 namespace DistriGen.Tensors.Tests;
@@ -209,19 +208,5 @@ public class SafeTensorsRoundTripTests
         var b = new byte[8];
         s.ReadExactly(b);
         return (long)BitConverter.ToUInt64(b);
-    }
-}
-
-/// <summary>Writes safetensors files byte by byte, so tests control every field, valid or not.</summary>
-internal static class SafeTensorsFiles
-{
-    /// <summary>8-byte little-endian header length (the real one unless overridden), the header, then the data.</summary>
-    public static void WriteRaw(string path, string header, byte[] data, ulong? headerLength = null)
-    {
-        var h = Encoding.UTF8.GetBytes(header);
-        using var s = File.Create(path);
-        s.Write(BitConverter.GetBytes(headerLength ?? (ulong)h.Length));
-        s.Write(h);
-        s.Write(data);
     }
 }

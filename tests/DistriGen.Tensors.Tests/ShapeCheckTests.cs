@@ -26,7 +26,7 @@ public class ShapeCheckTests
         { "concat_columns", [2, 3], [3, 3] },
         { "add_per_channel", [2, 3, 4, 4], [2, 4] },
         { "conv2d_channels", [1, 4, 8, 8], [8, 3, 3, 3] },
-        { "conv2d_bias", [1, 3, 8, 8], [5] },        // weight (8, 3, 3, 3); bias of 5
+        { "conv2d_bias", [8, 3, 3, 3], [5] },        // weight and bias disagree on the output channels
         { "linear", [2, 7], [6, 4] },
         { "linear_bias", [2, 6], [3] },              // weightT (6, 4); bias of 3
         { "layer_norm", [2, 7], [6] },
@@ -53,7 +53,7 @@ public class ShapeCheckTests
             "concat_columns" => () => TensorOps.ConcatColumns(Tensor.Zeros(a), Tensor.Zeros(b)),
             "add_per_channel" => () => TensorOps.AddPerChannel(Tensor.Zeros(a), Tensor.Zeros(b)),
             "conv2d_channels" => () => TensorOps.Conv2d(Tensor.Zeros(a), Tensor.Zeros(b), null, 1, Padding2d.Same(1)),
-            "conv2d_bias" => () => TensorOps.Conv2d(Tensor.Zeros(a), Tensor.Zeros(8, 3, 3, 3), Tensor.Zeros(b), 1, Padding2d.Same(1)),
+            "conv2d_bias" => () => TensorOps.Conv2d(Tensor.Zeros(1, 3, 8, 8), Tensor.Zeros(a), Tensor.Zeros(b), 1, Padding2d.Same(1)),
             "linear" => () => TensorOps.Linear(Tensor.Zeros(a), Tensor.Zeros(b), null),
             "linear_bias" => () => TensorOps.Linear(Tensor.Zeros(a), Tensor.Zeros(6, 4), Tensor.Zeros(b)),
             "layer_norm" => () => TensorOps.LayerNorm(Tensor.Zeros(a), Tensor.Zeros(b), Tensor.Zeros(b), 1e-5f),
@@ -62,9 +62,12 @@ public class ShapeCheckTests
             _ => throw new ArgumentOutOfRangeException(nameof(op)),
         };
         var e = Assert.Throws<ArgumentException>(call);
-        Assert.Contains(Tensor.Format(a), e.Message);
-        Assert.Contains(Tensor.Format(b), e.Message);
+        Assert.Contains(Describe(a), e.Message);
+        Assert.Contains(Describe(b), e.Message);
     }
+
+    /// <summary>A rank-1 parameter may be named by its length ("6 features"); anything larger by its shape.</summary>
+    private static string Describe(int[] shape) => shape.Length == 1 ? shape[0].ToString(System.Globalization.CultureInfo.InvariantCulture) : Tensor.Format(shape);
 
     [Fact]
     public void Conv2d_input_smaller_than_the_kernel_is_rejected()

@@ -1,3 +1,4 @@
+using System.Text;
 using DistriGen.Tensors.Ops;
 
 namespace DistriGen.Tensors.Tests;
@@ -126,5 +127,19 @@ internal static class Backends
         {
             Compute.ComputeBackends.Current = previous;
         }
+    }
+}
+
+/// <summary>Writes safetensors files byte by byte, so tests control every field, valid or not.</summary>
+internal static class SafeTensorsFiles
+{
+    /// <summary>8-byte little-endian header length (the real one unless overridden), the header, then the data.</summary>
+    public static void WriteRaw(string path, string header, byte[] data, ulong? headerLength = null)
+    {
+        var h = Encoding.UTF8.GetBytes(header);
+        using var s = File.Create(path);
+        s.Write(BitConverter.GetBytes(headerLength ?? (ulong)h.Length));
+        s.Write(h);
+        s.Write(data);
     }
 }

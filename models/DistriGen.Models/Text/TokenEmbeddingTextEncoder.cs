@@ -10,7 +10,7 @@ namespace DistriGen.Models;
 [PatchParallel]
 public sealed partial class Embedding : Module
 {
-    public Embedding(int rows, int dim) => Weight = Tensor.Zeros(rows, dim);
+    public Embedding(int rows, int dim) => Weight = Tensor.Parameter(rows, dim);
 
     public Tensor Weight { get; }
 }

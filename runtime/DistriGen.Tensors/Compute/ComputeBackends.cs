@@ -46,7 +46,9 @@ public static class ComputeBackends
                 _reason = "managed path requested";
                 return _current = ManagedBackend.Instance;
             case "openblas":
-                return _current = OpenBlasBackend.TryLoad(out var why) ?? throw new InvalidOperationException($"The OpenBLAS backend was requested but {why}.");
+                var requested = OpenBlasBackend.TryLoad(out var why) ?? throw new InvalidOperationException($"The OpenBLAS backend was requested but {why}.");
+                _reason = $"OpenBLAS requested ({requested.LibraryPath})";
+                return _current = requested;
             case "auto":
                 var blas = OpenBlasBackend.TryLoad(out var reason);
                 _reason = blas is null ? reason + "; using the managed kernels" : $"found {blas.LibraryPath}";

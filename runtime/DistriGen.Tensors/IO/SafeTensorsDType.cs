@@ -13,8 +13,18 @@ public enum SafeTensorsDType
 
 internal static class SafeTensorsDTypes
 {
-    public static bool TryParse(string text, out SafeTensorsDType dtype) =>
-        Enum.TryParse(text, ignoreCase: false, out dtype) && Enum.IsDefined(dtype);
+    /// <summary>Exact names only: no numbers, no lists, no other casing.</summary>
+    public static bool TryParse(string text, out SafeTensorsDType dtype)
+    {
+        foreach (var candidate in Enum.GetValues<SafeTensorsDType>())
+            if (candidate.ToString() == text)
+            {
+                dtype = candidate;
+                return true;
+            }
+        dtype = default;
+        return false;
+    }
 
     public static int Size(SafeTensorsDType dtype) => dtype switch
     {

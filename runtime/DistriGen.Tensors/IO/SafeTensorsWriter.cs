@@ -72,7 +72,7 @@ public static class SafeTensorsWriter
                 {
                     // Round to nearest even, as torch does when it narrows to bfloat16.
                     uint bits = BitConverter.SingleToUInt32Bits(data[i]);
-                    bf[i] = (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
+                    bf[i] = float.IsNaN(data[i]) ? (ushort)0x7FC0 : (ushort)((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16);
                 }
                 stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(bf.AsSpan()));
                 break;

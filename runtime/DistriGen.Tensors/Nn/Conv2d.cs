@@ -12,8 +12,8 @@ public class Conv2d : Module
         KernelSize = kernelSize;
         Stride = stride;
         Padding = padding;
-        Weight = Tensor.Zeros(outChannels, inChannels, kernelSize, kernelSize);
-        Bias = bias ? Tensor.Zeros(outChannels) : null;
+        Weight = Tensor.Parameter(outChannels, inChannels, kernelSize, kernelSize);
+        Bias = bias ? Tensor.Parameter(outChannels) : null;
     }
 
     /// <summary>Shares the parameters of <paramref name="source"/>: a patch-parallel layer is the same layer with another forward.</summary>

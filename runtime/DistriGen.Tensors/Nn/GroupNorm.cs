@@ -12,8 +12,9 @@ public class GroupNorm : Module
         Groups = groups;
         Channels = channels;
         Eps = eps;
-        Weight = Tensor.Full(1f, channels);
-        Bias = Tensor.Zeros(channels);
+        Weight = Tensor.Parameter(channels);
+        if (!Weight.IsMeta) Weight.Span.Fill(1f);
+        Bias = Tensor.Parameter(channels);
     }
 
     protected GroupNorm(GroupNorm source)

@@ -7,8 +7,9 @@ public class LayerNorm : Module
     {
         Features = features;
         Eps = eps;
-        Weight = Tensor.Full(1f, features);
-        Bias = Tensor.Zeros(features);
+        Weight = Tensor.Parameter(features);
+        if (!Weight.IsMeta) Weight.Span.Fill(1f);
+        Bias = Tensor.Parameter(features);
     }
 
     public int Features { get; }

@@ -9,8 +9,8 @@ public class Linear : Module
     {
         InFeatures = inFeatures;
         OutFeatures = outFeatures;
-        Weight = Tensor.Zeros(outFeatures, inFeatures);
-        Bias = bias ? Tensor.Zeros(outFeatures) : null;
+        Weight = Tensor.Parameter(outFeatures, inFeatures);
+        Bias = bias ? Tensor.Parameter(outFeatures) : null;
     }
 
     public int InFeatures { get; }
@@ -36,7 +36,7 @@ public class Linear : Module
         get
         {
             if (_weightT is not null) return _weightT;
-            lock (this) return _weightT ??= Ops.Ops.Transpose2d(Weight).Keep();
+            lock (this) return _weightT ??= Ops.Ops.Transpose2d(Weight);
         }
     }
 

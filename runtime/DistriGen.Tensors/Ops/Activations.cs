@@ -7,8 +7,8 @@ public static partial class Ops
 {
     public static Tensor Silu(Tensor x)
     {
+        if (x.IsMeta) return Tensor.Meta(x.Shape);
         var y = Tensor.Empty(x.Shape);
-        if (x.IsMeta) return y;
         using var _ = OpProfiler.Measure(OpCategory.Elementwise, 4L * x.Length);
         x.Span.CopyTo(y.Span);
         ParallelChunks(y.Buffer, y.Length, chunk => SiluInPlace(chunk));
@@ -30,8 +30,8 @@ public static partial class Ops
     /// <summary>GELU with the exact error function, as torch's default.</summary>
     public static Tensor Gelu(Tensor x)
     {
+        if (x.IsMeta) return Tensor.Meta(x.Shape);
         var y = Tensor.Empty(x.Shape);
-        if (x.IsMeta) return y;
         var src = x.Span;
         var dst = y.Span;
         for (int i = 0; i < src.Length; i++) dst[i] = GeluScalar(src[i]);
@@ -46,8 +46,8 @@ public static partial class Ops
         int f = twoF / 2;
         var shape = (int[])x.Shape.Clone();
         shape[^1] = f;
+        if (x.IsMeta) return Tensor.Meta(shape);
         var y = Tensor.Empty(shape);
-        if (x.IsMeta) return y;
         using var _ = OpProfiler.Measure(OpCategory.Elementwise, 20L * y.Length);
         int rows = x.Length / twoF;
         var xd = x.Buffer;

@@ -22,8 +22,8 @@ public static partial class Ops
         int batch = q.Dim(0), nq = q.Dim(1), c = q.Dim(2), nk = k.Dim(1);
         Shapes.Check(k.Dim(0) == batch && k.Dim(2) == c, op, () => $"q {Tensor.Format(q.Shape)} and k {Tensor.Format(k.Shape)} do not match.");
         Shapes.Check(heads > 0 && c % heads == 0, op, () => $"{c} channels cannot be split into {heads} heads.");
+        if (Tensor.AnyMeta(q, k, v)) return Tensor.Meta(batch, nq, c);
         var y = Tensor.Empty(batch, nq, c);
-        if (Tensor.AnyMeta(q, k, v)) return y;
         int d = c / heads;
         using var _ = OpProfiler.Measure(OpCategory.Attention, 4L * batch * nq * nk * c);
 

@@ -21,15 +21,15 @@ public static partial class Ops
         Shapes.Rank(weight, 4, op, "weight");
         int batch = x.Dim(0), cin = x.Dim(1), h = x.Dim(2), w = x.Dim(3);
         int cout = weight.Dim(0), kh = weight.Dim(2), kw = weight.Dim(3);
-        Shapes.Check(weight.Dim(1) == cin, op, () => $"input has {cin} channels but the weight {Tensor.Format(weight.Shape)} expects {weight.Dim(1)}.");
-        Shapes.Check(bias is null || (bias.Rank == 1 && bias.Dim(0) == cout), op, () => $"bias {Tensor.Format(bias!.Shape)} does not match {cout} output channels.");
+        Shapes.Check(weight.Dim(1) == cin, op, () => $"input {Tensor.Format(x.Shape)} has {cin} channels but the weight {Tensor.Format(weight.Shape)} expects {weight.Dim(1)}.");
+        Shapes.Check(bias is null || (bias.Rank == 1 && bias.Dim(0) == cout), op, () => $"bias {Tensor.Format(bias!.Shape)} does not match the {cout} output channels of the weight {Tensor.Format(weight.Shape)}.");
         Shapes.Check(stride >= 1, op, () => $"stride {stride} must be at least 1.");
         int oh = (h + pad.Top + pad.Bottom - kh) / stride + 1;
         int ow = (w + pad.Left + pad.Right - kw) / stride + 1;
         Shapes.Check(oh > 0 && ow > 0, op, () => $"input {Tensor.Format(x.Shape)} with padding {pad} is smaller than the kernel {kh}×{kw}.");
 
+        if (Tensor.AnyMeta(x, weight, bias)) return Tensor.Meta(batch, cout, oh, ow);
         var y = Tensor.Empty(batch, cout, oh, ow);
-        if (Tensor.AnyMeta(x, weight, bias)) return y;
 
         int kdim = cin * kh * kw, n = oh * ow;
         using var _ = OpProfiler.Measure(OpCategory.Conv, 2L * batch * cout * n * kdim);
@@ -88,7 +88,7 @@ public static partial class Ops
                     float* src = xc + (long)iy * w;
                     if (stride == 1)
                     {
-                        int ox0 = Math.Max(0, pad.Left - dx), ox1 = Math.Min(ow, w + pad.Left - dx);
+                        int ox0 = Math.Min(ow, Math.Max(0, pad.Left - dx)), ox1 = Math.Min(ow, w + pad.Left - dx);
                         line[..ox0].Clear();
                         if (ox1 > ox0) new ReadOnlySpan<float>(src + ox0 - pad.Left + dx, ox1 - ox0).CopyTo(line[ox0..]);
                         line[Math.Max(ox0, ox1)..].Clear();

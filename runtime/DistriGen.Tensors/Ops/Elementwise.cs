@@ -7,8 +7,8 @@ public static partial class Ops
     public static Tensor Add(Tensor a, Tensor b)
     {
         Shapes.Equal(a, b, "add");
+        if (Tensor.AnyMeta(a, b)) return Tensor.Meta(a.Shape);
         var y = Tensor.Empty(a.Shape);
-        if (Tensor.AnyMeta(a, b)) return y;
         using var _ = OpProfiler.Measure(OpCategory.Elementwise, a.Length);
         TensorPrimitives.Add(a.Span, b.Span, y.Span);
         return y;
@@ -27,16 +27,16 @@ public static partial class Ops
     public static Tensor Subtract(Tensor a, Tensor b)
     {
         Shapes.Equal(a, b, "subtract");
+        if (Tensor.AnyMeta(a, b)) return Tensor.Meta(a.Shape);
         var y = Tensor.Empty(a.Shape);
-        if (Tensor.AnyMeta(a, b)) return y;
         TensorPrimitives.Subtract(a.Span, b.Span, y.Span);
         return y;
     }
 
     public static Tensor Multiply(Tensor a, float s)
     {
+        if (a.IsMeta) return Tensor.Meta(a.Shape);
         var y = Tensor.Empty(a.Shape);
-        if (a.IsMeta) return y;
         TensorPrimitives.Multiply(a.Span, s, y.Span);
         return y;
     }
@@ -45,8 +45,8 @@ public static partial class Ops
     public static Tensor AddScaled(Tensor a, float sa, Tensor b, float sb)
     {
         Shapes.Equal(a, b, "add_scaled");
+        if (Tensor.AnyMeta(a, b)) return Tensor.Meta(a.Shape);
         var y = Tensor.Empty(a.Shape);
-        if (Tensor.AnyMeta(a, b)) return y;
         var ys = y.Span;
         TensorPrimitives.Multiply(a.Span, sa, ys);
         TensorPrimitives.MultiplyAdd(b.Span, sb, ys, ys);
@@ -56,6 +56,7 @@ public static partial class Ops
     /// <summary>Adds bias[c] to every pixel of channel c of an NCHW tensor, in place.</summary>
     public static void AddChannelBias(Tensor x, Tensor bias)
     {
+        Shapes.Check(x.Rank >= 2 && bias.Length == x.Dim(1), "add_channel_bias", () => $"bias {Tensor.Format(bias.Shape)} does not match the channels of {Tensor.Format(x.Shape)}.");
         if (Tensor.AnyMeta(x, bias)) return;
         int batch = x.Dim(0), channels = x.Dim(1), hw = x.Length / (batch * channels);
         var xs = x.Buffer;

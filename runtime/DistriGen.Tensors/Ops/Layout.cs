@@ -12,8 +12,8 @@ public static partial class Ops
         Shapes.Rank(b, 4, op, "second input");
         Shapes.Check(a.Dim(0) == b.Dim(0) && a.Dim(2) == b.Dim(2) && a.Dim(3) == b.Dim(3), op, () => $"{Tensor.Format(a.Shape)} and {Tensor.Format(b.Shape)} differ outside the channel axis.");
         int batch = a.Dim(0), ca = a.Dim(1), cb = b.Dim(1), hw = a.Dim(2) * a.Dim(3);
+        if (Tensor.AnyMeta(a, b)) return Tensor.Meta(batch, ca + cb, a.Dim(2), a.Dim(3));
         var y = Tensor.Empty(batch, ca + cb, a.Dim(2), a.Dim(3));
-        if (Tensor.AnyMeta(a, b)) return y;
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         for (int i = 0; i < batch; i++)
         {
@@ -30,8 +30,8 @@ public static partial class Ops
         Shapes.Rank(x, 4, op, "input");
         Shapes.Check(0 <= start && start <= end && end <= x.Dim(2), op, () => $"rows [{start}, {end}) are outside a tensor of shape {Tensor.Format(x.Shape)}.");
         int bc = x.Dim(0) * x.Dim(1), h = x.Dim(2), w = x.Dim(3), rows = end - start;
+        if (x.IsMeta) return Tensor.Meta(x.Dim(0), x.Dim(1), rows, w);
         var y = Tensor.Empty(x.Dim(0), x.Dim(1), rows, w);
-        if (x.IsMeta) return y;
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         var xs = x.Span;
         var ys = y.Span;
@@ -52,8 +52,8 @@ public static partial class Ops
             Shapes.Check(p.Rank == 4 && p.Dim(0) == n && p.Dim(1) == c && p.Dim(3) == w, op, () => $"{Tensor.Format(p.Shape)} does not match {Tensor.Format(first.Shape)} outside the row axis.");
             total += p.Dim(2);
         }
+        if (parts.Any(p => p.IsMeta)) return Tensor.Meta(n, c, total, w);
         var y = Tensor.Empty(n, c, total, w);
-        if (parts.Any(p => p.IsMeta)) return y;
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         var ys = y.Span;
         for (int plane = 0; plane < n * c; plane++)
@@ -75,8 +75,8 @@ public static partial class Ops
         Shapes.Check(0 <= start && start <= end && end <= x.Dim(0), "slice_batch", () => $"[{start}, {end}) is outside the batch of {Tensor.Format(x.Shape)}.");
         var shape = (int[])x.Shape.Clone();
         shape[0] = end - start;
+        if (x.IsMeta) return Tensor.Meta(shape);
         var y = Tensor.Empty(shape);
-        if (x.IsMeta) return y;
         int per = x.Length / Math.Max(1, x.Dim(0));
         x.Span.Slice(start * per, (end - start) * per).CopyTo(y.Span);
         return y;
@@ -89,8 +89,8 @@ public static partial class Ops
         shape[0] = parts.Sum(p => p.Dim(0));
         foreach (var p in parts)
             Shapes.Check(p.Shape.AsSpan(1).SequenceEqual(parts[0].Shape.AsSpan(1)), "concat_batch", () => $"{Tensor.Format(p.Shape)} does not match {Tensor.Format(parts[0].Shape)}.");
+        if (parts.Any(p => p.IsMeta)) return Tensor.Meta(shape);
         var y = Tensor.Empty(shape);
-        if (parts.Any(p => p.IsMeta)) return y;
         int offset = 0;
         foreach (var p in parts)
         {
@@ -105,8 +105,8 @@ public static partial class Ops
     {
         Shapes.Rank(x, 4, "upsample_nearest", "input");
         int planes = x.Dim(0) * x.Dim(1), h = x.Dim(2), w = x.Dim(3);
+        if (x.IsMeta) return Tensor.Meta(x.Dim(0), x.Dim(1), outH, outW);
         var y = Tensor.Empty(x.Dim(0), x.Dim(1), outH, outW);
-        if (x.IsMeta) return y;
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         float sy = (float)h / outH, sx = (float)w / outW;
         var srcX = new int[outW];
@@ -131,8 +131,8 @@ public static partial class Ops
     {
         Shapes.Rank(x, 4, "to_tokens", "input");
         int batch = x.Dim(0), c = x.Dim(1), hw = x.Dim(2) * x.Dim(3);
+        if (x.IsMeta) return Tensor.Meta(batch, hw, c);
         var y = Tensor.Empty(batch, hw, c);
-        if (x.IsMeta) return y;
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         Transpose(x.Buffer, y.Buffer, batch, c, hw);
         return y;
@@ -143,8 +143,8 @@ public static partial class Ops
     {
         Shapes.Check(x.Rank == 3 && x.Dim(1) == h * w, "from_tokens", () => $"{Tensor.Format(x.Shape)} does not hold {h}×{w} tokens.");
         int batch = x.Dim(0), c = x.Dim(2);
+        if (x.IsMeta) return Tensor.Meta(batch, c, h, w);
         var y = Tensor.Empty(batch, c, h, w);
-        if (x.IsMeta) return y;
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         Transpose(x.Buffer, y.Buffer, batch, h * w, c);
         return y;
@@ -177,8 +177,8 @@ public static partial class Ops
     {
         Shapes.Check(a.Rank == 2 && b.Rank == 2 && a.Dim(0) == b.Dim(0), "concat_columns", () => $"{Tensor.Format(a.Shape)} and {Tensor.Format(b.Shape)} cannot be joined column-wise.");
         int rows = a.Dim(0), p = a.Dim(1), q = b.Dim(1);
+        if (Tensor.AnyMeta(a, b)) return Tensor.Meta(rows, p + q);
         var y = Tensor.Empty(rows, p + q);
-        if (Tensor.AnyMeta(a, b)) return y;
         for (int i = 0; i < rows; i++)
         {
             a.Span.Slice(i * p, p).CopyTo(y.Span.Slice(i * (p + q)));

@@ -13,8 +13,9 @@ public static partial class Ops
         int batch = batched ? a.Dim(0) : 1;
         int m = a.Dim(-2), k = a.Dim(-1), n = b.Dim(-1);
         Shapes.Check(b.Dim(-2) == k && (!batched || b.Dim(0) == batch), op, () => $"inner dimensions of {Tensor.Format(a.Shape)} and {Tensor.Format(b.Shape)} do not match.");
-        var y = batched ? Tensor.Empty(batch, m, n) : Tensor.Empty(m, n);
-        if (Tensor.AnyMeta(a, b)) return y;
+        int[] shape = batched ? [batch, m, n] : [m, n];
+        if (Tensor.AnyMeta(a, b)) return Tensor.Meta(shape);
+        var y = Tensor.Empty(shape);
         using var _ = OpProfiler.Measure(OpCategory.MatMul, 2L * batch * m * n * k);
         fixed (float* pa = a.Span, pb = b.Span, py = y.Span)
             for (int i = 0; i < batch; i++)
@@ -30,11 +31,12 @@ public static partial class Ops
     {
         const string op = "linear";
         int k = x.Dim(-1), n = weightT.Dim(1);
-        Shapes.Check(weightT.Rank == 2 && weightT.Dim(0) == k, op, () => $"input {Tensor.Format(x.Shape)} has {k} features but the layer takes {weightT.Dim(0)}.");
+        Shapes.Check(weightT.Rank == 2 && weightT.Dim(0) == k, op, () => $"input {Tensor.Format(x.Shape)} has {k} features but the transposed weight {Tensor.Format(weightT.Shape)} takes {weightT.Dim(0)}.");
+        Shapes.Check(bias is null || bias.Length == weightT.Dim(1), op, () => $"bias {Tensor.Format(bias!.Shape)} of a layer applied to {Tensor.Format(x.Shape)} does not match the transposed weight {Tensor.Format(weightT.Shape)}.");
         var shape = (int[])x.Shape.Clone();
         shape[^1] = n;
+        if (Tensor.AnyMeta(x, weightT, bias)) return Tensor.Meta(shape);
         var y = Tensor.Empty(shape);
-        if (Tensor.AnyMeta(x, weightT, bias)) return y;
         int m = x.Length / Math.Max(k, 1);
         using (OpProfiler.Measure(OpCategory.MatMul, 2L * m * n * k))
         fixed (float* px = x.Span, pw = weightT.Span, py = y.Span)
@@ -54,7 +56,7 @@ public static partial class Ops
         Shapes.Rank(x, 2, "transpose", "input");
         int r = x.Dim(0), c = x.Dim(1);
         if (x.IsMeta) return Tensor.Meta(c, r);
-        var y = Tensor.Dense(c, r);
+        var y = Tensor.Derived(c, r);
         var xs = x.Span;
         var ys = y.Span;
         for (int i = 0; i < r; i++)

@@ -61,9 +61,9 @@ public static partial class Ops
     {
         const string op = "group_norm";
         int batch = x.Dim(0), channels = x.Dim(1), hw = x.Dim(2) * x.Dim(3);
-        Shapes.Check(gamma.Length == channels && beta.Length == channels, op, () => $"affine parameters of {gamma.Length} channels for an input of {channels}.");
+        Shapes.Check(gamma.Length == channels && beta.Length == channels, op, () => $"affine parameters {Tensor.Format(gamma.Shape)} do not match the channels of the input {Tensor.Format(x.Shape)}.");
+        if (Tensor.AnyMeta(x, gamma)) return Tensor.Meta(x.Shape);
         var y = Tensor.Empty(x.Shape);
-        if (Tensor.AnyMeta(x, gamma)) return y;
         using var _ = OpProfiler.Measure(OpCategory.Norm, 3L * x.Length);
         int perGroup = channels / stats.Groups;
         var xd = x.Buffer;
@@ -92,8 +92,8 @@ public static partial class Ops
     {
         int c = x.Dim(-1);
         Shapes.Check(gamma.Length == c && beta.Length == c, "layer_norm", () => $"parameters of {gamma.Length} features for an input {Tensor.Format(x.Shape)}.");
+        if (Tensor.AnyMeta(x, gamma)) return Tensor.Meta(x.Shape);
         var y = Tensor.Empty(x.Shape);
-        if (Tensor.AnyMeta(x, gamma)) return y;
         using var _ = OpProfiler.Measure(OpCategory.Norm, 5L * x.Length);
         int rows = x.Length / c;
         var xd = x.Buffer;
