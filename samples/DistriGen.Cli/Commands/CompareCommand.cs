@@ -16,7 +16,7 @@ internal static class CompareCommand
     {
         var options = new ModelOptions();
         var prompt = new Argument<string?>("prompt") { Description = "What to draw.", Arity = ArgumentArity.ZeroOrOne };
-        var modes = new Option<string?>("--modes") { Description = "Comma-separated modes to compare (default: naive,distrifusion,pcpp; or the one --parallelism names when given)." };
+        var modes = new Option<string?>("--modes") { Description = "Comma-separated modes to compare, each optionally with a GroupNorm mode (e.g. naive,distrifusion/stale,pcpp,exact). Default: naive,distrifusion,pcpp, or the one --parallelism names." };
         var outDir = new Option<string>("--out-dir") { Description = "Where to write the images.", DefaultValueFactory = _ => "compare" };
         var command = new Command("compare", "Compare patch-parallel modes with single-device inference.") { prompt, modes, outDir };
         options.AddTo(command);
@@ -38,9 +38,12 @@ internal static class CompareCommand
             table.AddRow("single device", "∞", "0", "0", "0", "0", "0", $"{reference.UNetTime.TotalSeconds:0.00}");
             foreach (var name in modeNames)
             {
-                var modeSetup = setup with { Options = Clone(setup.Options, ModelOptions.ParseMode(name)) };
+                var parts = name.Split('/');
+                var modeOptions = Clone(setup.Options, ModelOptions.ParseMode(parts[0]));
+                if (parts.Length > 1) modeOptions.GroupNormMode = ModelOptions.ParseGnMode(parts[1]);
+                var modeSetup = setup with { Options = modeOptions };
                 var (result, report) = modeSetup.Generate(loaded.Model, loaded.Request, loaded.Conditioning);
-                Png.WriteImage(Path.Combine(dir, $"{name}.png"), result.Image);
+                Png.WriteImage(Path.Combine(dir, $"{name.Replace('/', '-')}.png"), result.Image);
                 images.Add(result.Image);
                 table.AddRow(name, $"{ImageMetrics.Psnr(result.Image, reference.Image):0.00}", $"{ImageMetrics.RelativeError(result.FinalLatents, reference.FinalLatents):0.0e+0}",
                     $"{ImageMetrics.MaxAbsError(result.FinalLatents, reference.FinalLatents):0.0e+0}",
