@@ -26,7 +26,7 @@ public sealed class IncrementalTests
     public void ACommentLeavesEveryStepCached()
     {
         var (driver, compilation) = FirstRun();
-        var tree = compilation.SyntaxTrees.Single();
+        var tree = compilation.SyntaxTrees.First();
         var edited = tree.WithChangedText(tree.GetText().WithChanges(new Microsoft.CodeAnalysis.Text.TextChange(new Microsoft.CodeAnalysis.Text.TextSpan(tree.Length, 0), "\n// a comment that moves nothing\n")));
         var result = Rerun(driver, compilation.ReplaceSyntaxTree(tree, edited));
         foreach (var step in new[] { TrackingNames.Parse, TrackingNames.Spec, TrackingNames.Diagnostics })
@@ -48,7 +48,7 @@ public sealed class IncrementalTests
     public void ANewLayerReRunsTheSpecAndTheEmitter()
     {
         var (driver, compilation) = FirstRun();
-        var tree = compilation.SyntaxTrees.Single();
+        var tree = compilation.SyntaxTrees.First();
         var text = tree.GetText().ToString().Replace("public Conv2d Conv2 { get; }", "public Conv2d Conv2 { get; }\n    public Conv2d Conv3 { get; } = new(4, 4, 3, padding: 1);");
         var result = Rerun(driver, compilation.ReplaceSyntaxTree(tree, tree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(text))));
         Assert.Contains(IncrementalStepRunReason.Modified, Reasons(result, TrackingNames.Spec));

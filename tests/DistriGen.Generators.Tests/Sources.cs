@@ -4,8 +4,6 @@ namespace DistriGen.Generators.Tests;
 internal static class Sources
 {
     public const string Usings = """
-        using System;
-        using System.Linq;
         using DistriGen.Runtime;
         using DistriGen.Tensors;
         using DistriGen.Tensors.Nn;

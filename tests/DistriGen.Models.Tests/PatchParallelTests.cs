@@ -47,6 +47,27 @@ public sealed class PatchParallelTests
         }
     }
 
+    [Fact]
+    public void PcppWithTheWholeNeighbourOnTwoRanksIsDistriFusion()
+    {
+        // With p = 1 and two ranks the only neighbour sends all its rows: the same keys and values, in
+        // the same order, as DistriFusion's all-gather.
+        var fixture = new FixtureCase("sd-tiny");
+        var pcpp = Run(fixture, 2, new PatchParallelOptions { Mode = ParallelMode.Pcpp, PcppRatio = 1, WarmupSteps = 2 });
+        var distrifusion = Run(fixture, 2, new PatchParallelOptions { Mode = ParallelMode.DistriFusion, WarmupSteps = 2 });
+        Assert.Equal(distrifusion.FinalLatents.ToArray(), pcpp.FinalLatents.ToArray());
+    }
+
+    [Fact]
+    public void PcppIsBetweenNaiveAndDistriFusion()
+    {
+        var fixture = new FixtureCase("sdxl-tiny");
+        var single = SingleDevice(fixture);
+        double Error(ParallelMode mode) => FixtureCase.RelativeError(Run(fixture, 4, new PatchParallelOptions { Mode = mode, WarmupSteps = 3 }).FinalLatents.Span, single.FinalLatents.Span);
+        double pcpp = Error(ParallelMode.Pcpp);
+        Assert.InRange(pcpp, Error(ParallelMode.DistriFusion), Error(ParallelMode.Naive) / 5);
+    }
+
     internal static GenerationResult SingleDevice(FixtureCase fixture) =>
         DiffusionPipeline.Generate(fixture.Model, new UNetPredictor(fixture.Model.Unet), fixture.Request(), Conditioning.Load(fixture.InputsPath));
 

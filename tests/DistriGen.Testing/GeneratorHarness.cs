@@ -53,19 +53,36 @@ public static class GeneratorHarness
 
     public static CSharpParseOptions ParseOptions { get; } = new(LanguageVersion.Latest);
 
-    public static CSharpCompilation CreateCompilation(IEnumerable<string> sources, IEnumerable<Assembly> references, string assemblyName = "Snapshot") =>
+    /// <summary>The global usings of an SDK project with ImplicitUsings enabled, so model code compiles as it does in its project.</summary>
+    public const string ImplicitUsings = """
+        global using global::System;
+        global using global::System.Collections.Generic;
+        global using global::System.IO;
+        global using global::System.Linq;
+        global using global::System.Net.Http;
+        global using global::System.Threading;
+        global using global::System.Threading.Tasks;
+        """;
+
+    public static CSharpCompilation CreateCompilation(IEnumerable<string> sources, IEnumerable<Assembly> references, string assemblyName = "Snapshot", bool implicitUsings = true) =>
         CSharpCompilation.Create(
             assemblyName,
-            sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, ParseOptions, path: $"Source{i}.cs")),
+            sources.Select((s, i) => CSharpSyntaxTree.ParseText(s, ParseOptions, path: $"Source{i}.cs"))
+                .Concat(implicitUsings ? [CSharpSyntaxTree.ParseText(ImplicitUsings, ParseOptions, path: "GlobalUsings.g.cs")] : []),
             References(references),
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
-    /// <summary>The framework's assemblies, every DistriGen assembly loaded here, and the given ones.</summary>
+    /// <summary>
+    /// The framework's assemblies, every DistriGen assembly loaded here, and the given ones — not the
+    /// test's other dependencies, which may hold compiled copies of the very types under test.
+    /// </summary>
     public static IEnumerable<MetadataReference> References(IEnumerable<Assembly> extra)
     {
         var paths = new HashSet<string>(StringComparer.Ordinal);
+        var frameworkDirectory = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         if (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") is string tpa)
-            foreach (var p in tpa.Split(Path.PathSeparator)) paths.Add(p);
+            foreach (var p in tpa.Split(Path.PathSeparator))
+                if (string.Equals(Path.GetDirectoryName(p), frameworkDirectory, StringComparison.Ordinal)) paths.Add(p);
         foreach (var a in AppDomain.CurrentDomain.GetAssemblies().Concat(extra))
             if (!a.IsDynamic && a.Location.Length > 0 && (extra.Contains(a) || a.GetName().Name!.StartsWith("DistriGen", StringComparison.Ordinal)))
                 paths.Add(a.Location);
