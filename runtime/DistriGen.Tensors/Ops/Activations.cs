@@ -34,8 +34,44 @@ public static partial class Ops
         var y = Tensor.Empty(x.Shape);
         var src = x.Span;
         var dst = y.Span;
-        for (int i = 0; i < src.Length; i++) dst[i] = GeluScalar(src[i]);
+        for (int i = 0; i < src.Length; i += 256)
+        {
+            int n = Math.Min(256, src.Length - i);
+            GeluInto(src.Slice(i, n), dst.Slice(i, n));
+        }
         return y;
+    }
+
+    /// <summary>
+    /// dst = gelu(src) = src · ½(1 + erf(src/√2)), vectorised: erf by Abramowitz–Stegun 7.1.26
+    /// (absolute error below 1.5e-7, under float32's resolution of the result).
+    /// </summary>
+    private static void GeluInto(ReadOnlySpan<float> src, Span<float> dst)
+    {
+        Span<float> z = stackalloc float[src.Length];
+        Span<float> t = stackalloc float[src.Length];
+        Span<float> e = stackalloc float[src.Length];
+        TensorPrimitives.Multiply(src, 0.70710678118654752f, z);
+        TensorPrimitives.Abs(z, t);
+        TensorPrimitives.Multiply(t, t, e);
+        TensorPrimitives.Negate(e, e);
+        TensorPrimitives.Exp(e, e);                       // e = exp(-z²)
+        TensorPrimitives.Multiply(t, 0.3275911f, t);
+        TensorPrimitives.Add(t, 1f, t);
+        TensorPrimitives.Reciprocal(t, t);                // t = 1 / (1 + p|z|)
+        Span<float> poly = dst;                           // reuse the output as scratch
+        TensorPrimitives.Multiply(t, 1.061405429f, poly);
+        TensorPrimitives.Add(poly, -1.453152027f, poly);
+        TensorPrimitives.MultiplyAdd(poly, t, 1.421413741f, poly);
+        TensorPrimitives.MultiplyAdd(poly, t, -0.284496736f, poly);
+        TensorPrimitives.MultiplyAdd(poly, t, 0.254829592f, poly);
+        TensorPrimitives.Multiply(poly, t, poly);
+        TensorPrimitives.Multiply(poly, e, poly);         // 1 − erf(|z|)
+        for (int i = 0; i < src.Length; i++)
+        {
+            float erf = 1f - poly[i];
+            dst[i] = 0.5f * src[i] * (1f + (z[i] < 0 ? -erf : erf));
+        }
     }
 
     /// <summary>GEGLU: splits the last axis into (hidden, gate) halves and returns hidden · gelu(gate).</summary>
@@ -59,13 +95,17 @@ public static partial class Ops
                 var hidden = new ReadOnlySpan<float>(xd, r * twoF, f);
                 var gate = new ReadOnlySpan<float>(xd, r * twoF + f, f);
                 var dst = new Span<float>(yd, r * f, f);
-                for (int i = 0; i < f; i++) dst[i] = hidden[i] * GeluScalar(gate[i]);
+                for (int i = 0; i < f; i += 256)
+                {
+                    int n = Math.Min(256, f - i);
+                    GeluInto(gate.Slice(i, n), dst.Slice(i, n));
+                }
+                TensorPrimitives.Multiply(dst, hidden, dst);
             }
         });
         return y;
     }
 
-    private static float GeluScalar(float x) => 0.5f * x * (1f + Erf(x * 0.70710678118654752f));
 
     /// <summary>The error function to float precision (W. J. Cody's rational approximations, in double).</summary>
     internal static float Erf(float xf)

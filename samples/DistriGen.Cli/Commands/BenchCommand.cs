@@ -156,7 +156,8 @@ internal static class BenchCommand
         var guidance = new Option<bool>("--guidance") { Description = "Run with classifier-free guidance (UNet batch 2)." };
         var modes = new Option<string>("--modes") { Description = "Modes after warmup to time.", DefaultValueFactory = _ => "distrifusion,exact" };
         var threads = Threads();
-        var command = new Command("parallel", "Time per step of 1 rank × T threads against N ranks (× 1 and × T/N threads), asynchronous against synchronous.") { config, size, ranks, steps, warmup, guidance, modes, threads };
+        threads.Description = "Total compute threads (per rank under mpirun).";
+        var command = new Command("parallel", "Time per step of 1 rank × T threads against N ranks (× 1 and × T/N threads), asynchronous against synchronous. Under mpirun: the MPI ranks, one per process.") { config, size, ranks, steps, warmup, guidance, modes, threads };
         command.SetAction(parse =>
         {
             var name = parse.GetValue(config)!;
@@ -174,11 +175,23 @@ internal static class BenchCommand
 
             var table = new Table().AddColumns("setup", "mode", "s/step after warmup", "speed-up vs 1 rank × 1 thread", "sent/rank/step");
             double? baseline = null;
-            var setups = new List<(int Ranks, int Threads, string Mode)> { (1, 1, "single"), (1, total, "single") };
-            foreach (var mode in parse.GetValue(modes)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            var modeNames = parse.GetValue(modes)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+            var setups = new List<(int Ranks, int Threads, string Mode)>();
+            var mpi = Runtime.Communication.MpiWorld.Current;
+            if (mpi is not null)
             {
-                setups.Add((n, 1, mode));
-                if (total / n > 1) setups.Add((n, total / n, mode));
+                // Under mpirun every process is one rank of each timed run; the single-rank baseline is a separate run without mpirun.
+                foreach (var mode in modeNames) setups.Add((mpi.Size, Math.Max(1, total), mode));
+            }
+            else
+            {
+                setups.Add((1, 1, "single"));
+                setups.Add((1, total, "single"));
+                foreach (var mode in modeNames)
+                {
+                    setups.Add((n, 1, mode));
+                    if (total / n > 1) setups.Add((n, total / n, mode));
+                }
             }
             foreach (var (r, t, mode) in setups.Distinct())
             {
@@ -188,9 +201,10 @@ internal static class BenchCommand
                 var (_, report) = new ParallelSetup(r, t, options).Generate(model, request, conditioning, progress);
                 var perStep = times.Skip(warm + 1).Zip(times.Skip(warm), (b, a) => Stopwatch.GetElapsedTime(a, b).TotalSeconds).DefaultIfEmpty(double.NaN).Average();
                 if (r == 1 && t == 1) baseline = perStep;
+                if (mpi is { Rank: not 0 }) continue;
                 table.AddRow($"{r} rank{(r > 1 ? "s" : "")} × {t} thread{(t > 1 ? "s" : "")}", r == 1 ? "single device" : mode, $"{perStep:0.000}", baseline is { } b0 ? $"{b0 / perStep:0.00}×" : "", report is null ? "0" : CommunicationReport.Bytes(report.LayerBytesPerStep + report.GatherPerStep));
             }
-            AnsiConsole.Write(table);
+            if (mpi is null or { Rank: 0 }) AnsiConsole.Write(table);
             return 0;
         });
         return command;
