@@ -87,14 +87,15 @@ public class ComputeBackendTests
     }
 
     [Fact]
-    public void Select_auto_picks_OpenBlas_when_installed_else_managed()
+    public void Select_auto_picks_oneDnn_then_OpenBlas_then_managed()
     {
         var previous = ComputeBackends.Current;
         try
         {
             var chosen = ComputeBackends.Select("auto");
-            if (OpenBlasBackend.TryLoad(out _) is null) Assert.Same(ManagedBackend.Instance, chosen);
-            else Assert.IsType<OpenBlasBackend>(chosen);
+            if (DnnlBackend.TryLoad(out _) is not null) Assert.IsType<DnnlBackend>(chosen);
+            else if (OpenBlasBackend.TryLoad(out _) is not null) Assert.IsType<OpenBlasBackend>(chosen);
+            else Assert.Same(ManagedBackend.Instance, chosen);
             Assert.False(string.IsNullOrEmpty(ComputeBackends.Reason));
         }
         finally

@@ -99,19 +99,20 @@ internal sealed class TempDirectory : IDisposable
 /// <summary>Runs code on a named compute backend and puts the previous one back.</summary>
 internal static class Backends
 {
-    public static readonly TheoryData<string> Names = new() { "managed", "openblas" };
+    public static readonly TheoryData<string> Names = new() { "managed", "openblas", "onednn" };
 
-    /// <summary>The backend called <paramref name="name"/>, or null when this machine has no OpenBLAS.</summary>
+    /// <summary>The backend called <paramref name="name"/>, or null when this machine does not have its library.</summary>
     public static Compute.IComputeBackend? Get(string name) => name switch
     {
         "managed" => Compute.ManagedBackend.Instance,
         "openblas" => Compute.OpenBlasBackend.TryLoad(out _),
+        "onednn" => Compute.DnnlBackend.TryLoad(out _),
         _ => throw new ArgumentException(name),
     };
 
     /// <summary>
     /// Runs <paramref name="body"/> with <see cref="Compute.ComputeBackends.Current"/> set to the named
-    /// backend; does nothing when it is not installed (OpenBLAS is optional).
+    /// backend; does nothing when it is not installed (the native libraries are optional).
     /// </summary>
     public static void On(string name, Action body)
     {

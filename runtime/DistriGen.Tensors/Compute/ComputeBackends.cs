@@ -37,7 +37,7 @@ public static class ComputeBackends
         }
     }
 
-    /// <summary>Selects by name: "auto" (native when available), "managed" or "openblas".</summary>
+    /// <summary>Selects by name: "auto" (oneDNN, else OpenBLAS, else managed), "managed", "openblas" or "onednn".</summary>
     public static IComputeBackend Select(string name)
     {
         switch (name.Trim().ToLowerInvariant())
@@ -49,12 +49,21 @@ public static class ComputeBackends
                 var requested = OpenBlasBackend.TryLoad(out var why) ?? throw new InvalidOperationException($"The OpenBLAS backend was requested but {why}.");
                 _reason = $"OpenBLAS requested ({requested.LibraryPath})";
                 return _current = requested;
+            case "onednn":
+                var dnnl = DnnlBackend.TryLoad(out var dnnlWhy) ?? throw new InvalidOperationException($"The oneDNN backend was requested but {dnnlWhy}.");
+                _reason = $"oneDNN requested ({dnnl.LibraryPath})";
+                return _current = dnnl;
             case "auto":
-                var blas = OpenBlasBackend.TryLoad(out var reason);
-                _reason = blas is null ? reason + "; using the managed kernels" : $"found {blas.LibraryPath}";
+                if (DnnlBackend.TryLoad(out var noDnnl) is { } found)
+                {
+                    _reason = $"found {found.LibraryPath}";
+                    return _current = found;
+                }
+                var blas = OpenBlasBackend.TryLoad(out var noBlas);
+                _reason = blas is null ? $"{noDnnl}; {noBlas}; using the managed kernels" : $"{noDnnl}; found {blas.LibraryPath}";
                 return _current = blas is null ? ManagedBackend.Instance : blas;
             default:
-                throw new ArgumentException($"Unknown compute backend '{name}'. Use auto, managed or openblas.", nameof(name));
+                throw new ArgumentException($"Unknown compute backend '{name}'. Use auto, managed, openblas or onednn.", nameof(name));
         }
     }
 }

@@ -33,8 +33,14 @@ public static partial class Ops
 
         int kdim = cin * kh * kw, n = oh * ow;
         using var _ = OpProfiler.Measure(OpCategory.Conv, 2L * batch * cout * n * kdim);
-        bool direct = kh == 1 && kw == 1 && stride == 1 && pad == default;
-        float[]? col = direct ? null : TensorMemory.Rent(kdim * n);
+        if (ComputeBackends.Current is IConvolutionBackend direct)
+        {
+            fixed (float* px = x.Span, pw = weight.Span, py = y.Span, pb = bias is null ? default : bias.Span)
+                if (direct.TryConv2d(px, batch, cin, h, w, pw, cout, kh, kw, bias is null ? null : pb, stride, pad, py, oh, ow, ComputeThreads.Current))
+                    return y;
+        }
+        bool pointwise = kh == 1 && kw == 1 && stride == 1 && pad == default;
+        float[]? col = pointwise ? null : TensorMemory.Rent(kdim * n);
         int threads = ComputeThreads.Current;
         var backend = ComputeBackends.Current;
         try
@@ -45,7 +51,7 @@ public static partial class Ops
                 {
                     float* xb = px + (long)b * cin * h * w;
                     float* yb = py + (long)b * cout * n;
-                    if (direct)
+                    if (pointwise)
                     {
                         backend.Gemm(cout, n, kdim, pw, kdim, xb, n, yb, n, accumulate: false, threads);
                     }

@@ -38,7 +38,9 @@ internal static class BenchCommand
             int runs = parse.GetValue(repeat);
             var backends = new List<IComputeBackend> { ManagedBackend.Instance };
             if (OpenBlasBackend.TryLoad(out var why) is { } blas) backends.Add(blas);
-            else AnsiConsole.MarkupLine($"[grey]native path not measured: {Markup.Escape(why)}[/]");
+            else AnsiConsole.MarkupLine($"[grey]OpenBLAS not measured: {Markup.Escape(why)}[/]");
+            if (DnnlBackend.TryLoad(out var dnnlWhy) is { } dnnl) backends.Add(dnnl);
+            else AnsiConsole.MarkupLine($"[grey]oneDNN not measured: {Markup.Escape(dnnlWhy)}[/]");
             var table = new Table().AddColumn("kernel");
             foreach (var b in backends) table.AddColumn($"{b.Name} GFLOP/s");
             var kernels = KernelCases();

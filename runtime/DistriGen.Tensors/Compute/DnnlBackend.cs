@@ -1,0 +1,179 @@
+using System.Runtime.InteropServices;
+
+namespace DistriGen.Tensors.Compute;
+
+/// <summary>
+/// oneDNN 2.x (Debian's libdnnl) through its C API, loaded at run time: convolutions as oneDNN
+/// primitives (created once per shape and cached per thread) and matrix products with dnnl_sgemm.
+/// oneDNN runs on OpenMP; the thread budget is set with omp_set_num_threads on the calling thread,
+/// which OpenMP keeps per thread, so each rank keeps its own budget.
+/// </summary>
+public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend
+{
+    private const int F32 = 3, FormatA = 2, FormatAbcd = 5, ForwardInference = 96, ConvolutionDirect = 1, EngineCpu = 1, StreamInOrder = 1;
+    private const int ArgSrc = 1, ArgDst = 17, ArgWeights = 33, ArgBias = 41;
+    private const int DescriptorBytes = 16384;
+
+    private static readonly string[] LibraryNames = ["libdnnl.so.2", "libdnnl.so", "dnnl"];
+
+    private readonly delegate* unmanaged<nint*, int, nuint, int> _engineCreate;
+    private readonly delegate* unmanaged<nint*, nint, uint, int> _streamCreate;
+    private readonly delegate* unmanaged<void*, int, long*, int, int, int> _memoryDescInit;
+    private readonly delegate* unmanaged<void*, int, int, void*, void*, void*, void*, long*, long*, long*, int> _convolutionDescInit;
+    private readonly delegate* unmanaged<nint*, void*, nint, nint, nint, int> _primitiveDescCreate;
+    private readonly delegate* unmanaged<nint*, nint, int> _primitiveCreate;
+    private readonly delegate* unmanaged<nint*, void*, nint, void*, int> _memoryCreate;
+    private readonly delegate* unmanaged<nint, void*, int> _memorySetHandle;
+    private readonly delegate* unmanaged<nint, nint, int, ExecArg*, int> _execute;
+    private readonly delegate* unmanaged<nint, int> _streamWait;
+    private readonly delegate* unmanaged<sbyte, sbyte, long, long, long, float, float*, long, float*, long, float, float*, long, int> _sgemm;
+    private readonly delegate* unmanaged<int, void> _ompSetNumThreads;
+
+    [ThreadStatic] private static ThreadState? _state;
+
+    private DnnlBackend(nint dnnl, nint gomp, string path)
+    {
+        LibraryPath = path;
+        _engineCreate = (delegate* unmanaged<nint*, int, nuint, int>)NativeLibrary.GetExport(dnnl, "dnnl_engine_create");
+        _streamCreate = (delegate* unmanaged<nint*, nint, uint, int>)NativeLibrary.GetExport(dnnl, "dnnl_stream_create");
+        _memoryDescInit = (delegate* unmanaged<void*, int, long*, int, int, int>)NativeLibrary.GetExport(dnnl, "dnnl_memory_desc_init_by_tag");
+        _convolutionDescInit = (delegate* unmanaged<void*, int, int, void*, void*, void*, void*, long*, long*, long*, int>)NativeLibrary.GetExport(dnnl, "dnnl_convolution_forward_desc_init");
+        _primitiveDescCreate = (delegate* unmanaged<nint*, void*, nint, nint, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_desc_create");
+        _primitiveCreate = (delegate* unmanaged<nint*, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_create");
+        _memoryCreate = (delegate* unmanaged<nint*, void*, nint, void*, int>)NativeLibrary.GetExport(dnnl, "dnnl_memory_create");
+        _memorySetHandle = (delegate* unmanaged<nint, void*, int>)NativeLibrary.GetExport(dnnl, "dnnl_memory_set_data_handle");
+        _execute = (delegate* unmanaged<nint, nint, int, ExecArg*, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_execute");
+        _streamWait = (delegate* unmanaged<nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_stream_wait");
+        _sgemm = (delegate* unmanaged<sbyte, sbyte, long, long, long, float, float*, long, float*, long, float, float*, long, int>)NativeLibrary.GetExport(dnnl, "dnnl_sgemm");
+        _ompSetNumThreads = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(gomp, "omp_set_num_threads");
+    }
+
+    public string Name => "oneDNN";
+    public string LibraryPath { get; }
+
+    /// <summary>Loads oneDNN (and OpenMP) if the machine has them; null otherwise, with the reason.</summary>
+    public static DnnlBackend? TryLoad(out string why)
+    {
+        foreach (var name in LibraryNames)
+        {
+            if (!NativeLibrary.TryLoad(name, typeof(DnnlBackend).Assembly, null, out var dnnl)) continue;
+            if (!NativeLibrary.TryGetExport(dnnl, "dnnl_convolution_forward_desc_init", out _))
+            {
+                why = $"{name} is not oneDNN 2.x (no dnnl_convolution_forward_desc_init)";
+                return null;
+            }
+            if (!NativeLibrary.TryLoad("libgomp.so.1", out var gomp))
+            {
+                why = "libgomp.so.1 (OpenMP, which oneDNN uses) cannot be loaded";
+                return null;
+            }
+            why = "";
+            return new DnnlBackend(dnnl, gomp, name);
+        }
+        why = "oneDNN (libdnnl.so.2) is not installed";
+        return null;
+    }
+
+    public void Gemm(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads)
+    {
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            // An empty sum: dnnl_sgemm leaves C untouched.
+            if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
+            return;
+        }
+        _ompSetNumThreads(threads);
+        Check(_sgemm((sbyte)'N', (sbyte)'N', m, n, k, 1f, a, lda, b, ldb, accumulate ? 1f : 0f, c, ldc), "dnnl_sgemm");
+    }
+
+    public bool TryConv2d(float* x, int batch, int cin, int h, int w, float* weight, int cout, int kh, int kw, float* bias,
+        int stride, Ops.Padding2d padding, float* y, int oh, int ow, int threads)
+    {
+        var state = _state ??= new ThreadState(this);
+        var key = new ConvKey(batch, cin, h, w, cout, kh, kw, bias != null, stride, padding);
+        if (!state.Convolutions.TryGetValue(key, out var conv))
+            state.Convolutions[key] = conv = CreateConvolution(state, key, oh, ow);
+        _ompSetNumThreads(threads);
+        Check(_memorySetHandle(conv.Src, x), "dnnl_memory_set_data_handle");
+        Check(_memorySetHandle(conv.Weights, weight), "dnnl_memory_set_data_handle");
+        Check(_memorySetHandle(conv.Dst, y), "dnnl_memory_set_data_handle");
+        var args = stackalloc ExecArg[4];
+        args[0] = new ExecArg(ArgSrc, conv.Src);
+        args[1] = new ExecArg(ArgWeights, conv.Weights);
+        args[2] = new ExecArg(ArgDst, conv.Dst);
+        int nargs = 3;
+        if (bias != null)
+        {
+            Check(_memorySetHandle(conv.Bias, bias), "dnnl_memory_set_data_handle");
+            args[nargs++] = new ExecArg(ArgBias, conv.Bias);
+        }
+        Check(_execute(conv.Primitive, state.Stream, nargs, args), "dnnl_primitive_execute");
+        Check(_streamWait(state.Stream), "dnnl_stream_wait");
+        return true;
+    }
+
+    private Convolution CreateConvolution(ThreadState state, ConvKey key, int oh, int ow)
+    {
+        var src = Descriptor([key.Batch, key.Cin, key.H, key.W], FormatAbcd);
+        var weights = Descriptor([key.Cout, key.Cin, key.Kh, key.Kw], FormatAbcd);
+        var bias = key.HasBias ? Descriptor([key.Cout], FormatA) : null;
+        var dst = Descriptor([key.Batch, key.Cout, oh, ow], FormatAbcd);
+        var desc = NativeMemory.AllocZeroed(DescriptorBytes);
+        long* strides = stackalloc long[] { key.Stride, key.Stride };
+        long* padLeft = stackalloc long[] { key.Padding.Top, key.Padding.Left };
+        long* padRight = stackalloc long[] { key.Padding.Bottom, key.Padding.Right };
+        Check(_convolutionDescInit(desc, ForwardInference, ConvolutionDirect, src, weights, bias, dst, strides, padLeft, padRight), "dnnl_convolution_forward_desc_init");
+        nint pd, primitive;
+        Check(_primitiveDescCreate(&pd, desc, 0, state.Engine, 0), "dnnl_primitive_desc_create");
+        Check(_primitiveCreate(&primitive, pd), "dnnl_primitive_create");
+        return new Convolution(primitive, Memory(state, src), Memory(state, weights), bias is null ? 0 : Memory(state, bias), Memory(state, dst));
+    }
+
+    private void* Descriptor(long[] dims, int tag)
+    {
+        var desc = NativeMemory.AllocZeroed(DescriptorBytes);
+        fixed (long* d = dims) Check(_memoryDescInit(desc, dims.Length, d, F32, tag), "dnnl_memory_desc_init_by_tag");
+        return desc;
+    }
+
+    private nint Memory(ThreadState state, void* desc)
+    {
+        nint memory;
+        Check(_memoryCreate(&memory, desc, state.Engine, null), "dnnl_memory_create");
+        return memory;
+    }
+
+    private static void Check(int status, string call)
+    {
+        if (status != 0) throw new InvalidOperationException($"oneDNN: {call} failed with status {status}.");
+    }
+
+    private readonly record struct ConvKey(int Batch, int Cin, int H, int W, int Cout, int Kh, int Kw, bool HasBias, int Stride, Ops.Padding2d Padding);
+
+    private sealed record Convolution(nint Primitive, nint Src, nint Weights, nint Bias, nint Dst);
+
+    [StructLayout(LayoutKind.Sequential)]
+    private readonly struct ExecArg(int arg, nint memory)
+    {
+        public readonly int Arg = arg;
+        public readonly nint Memory = memory;
+    }
+
+    /// <summary>A thread's engine, stream and primitives: nothing is shared between rank threads.</summary>
+    private sealed class ThreadState
+    {
+        public ThreadState(DnnlBackend dnnl)
+        {
+            nint engine, stream;
+            Check(dnnl._engineCreate(&engine, EngineCpu, 0), "dnnl_engine_create");
+            Check(dnnl._streamCreate(&stream, engine, StreamInOrder), "dnnl_stream_create");
+            Engine = engine;
+            Stream = stream;
+        }
+
+        public nint Engine { get; }
+        public nint Stream { get; }
+        public Dictionary<ConvKey, Convolution> Convolutions { get; } = new();
+    }
+}
