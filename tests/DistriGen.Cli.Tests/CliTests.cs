@@ -45,6 +45,13 @@ public sealed class CliTests : IDisposable
     public void EveryParallelismModeRunsOnTheBuiltInModel(string mode) =>
         Assert.Equal(0, Program.Run(["generate", "a blue ring on grass background", "--size", "32x32", "--steps", "3", "--ranks", "2", "--warmup-steps", "1", "--parallelism", mode, "--out", Temp($"{mode}.png")]));
 
+    [Theory]
+    [InlineData("ddim")]
+    [InlineData("euler")]
+    [InlineData("dpm")]
+    public void EverySchedulerRunsOnAnyModel(string scheduler) =>
+        Assert.Equal(0, Program.Run(["generate", "a white ring on light background", "--size", "32x32", "--steps", "4", "--scheduler", scheduler, "--out", Temp($"{scheduler}.png")]));
+
     [Fact]
     public void AnUnknownWordIsAnErrorNotACrash() =>
         Assert.Equal(1, Program.Run(["generate", "a magenta circle", "--size", "32x32", "--steps", "1", "--out", Temp("x.png")]));

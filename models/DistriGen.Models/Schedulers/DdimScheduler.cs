@@ -7,6 +7,7 @@ public sealed class DdimScheduler(SchedulerConfig config) : IScheduler
 {
     private readonly NoiseSchedule _schedule = new(config);
     private int[] _timesteps = [];
+    private int _stepsRequested;
 
     public SchedulerKind Kind => SchedulerKind.Ddim;
     public IReadOnlyList<float> Timesteps => _timesteps.Select(t => (float)t).ToArray();
@@ -20,8 +21,6 @@ public sealed class DdimScheduler(SchedulerConfig config) : IScheduler
         _timesteps = raw.Select(t => (int)t).ToArray();
         _stepsRequested = steps;
     }
-
-    private int _stepsRequested;
 
     public Tensor ScaleModelInput(Tensor sample, int index) => sample.Clone();
 

@@ -55,7 +55,8 @@ public sealed record SchedulerConfig
             PredictionType = r.String("prediction_type", "epsilon"),
             TimestepSpacing = r.String("timestep_spacing", native == SchedulerKind.Ddim ? "leading" : "linspace"),
             StepsOffset = r.Int("steps_offset", 0),
-            ClipSample = native == SchedulerKind.Ddim && kind == SchedulerKind.Ddim && r.Bool("clip_sample", true),
+            // clip_sample belongs to DDIM: read it from a DDIM config (default true there), apply it only when DDIM runs.
+            ClipSample = (native == SchedulerKind.Ddim ? r.Bool("clip_sample", true) : r.Bool("clip_sample", false)) && kind == SchedulerKind.Ddim,
             ClipSampleRange = r.Double("clip_sample_range", 1.0),
             SetAlphaToOne = native == SchedulerKind.Ddim ? r.Bool("set_alpha_to_one", true) : true,
             SolverOrder = r.Int("solver_order", 2),

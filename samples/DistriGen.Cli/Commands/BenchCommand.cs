@@ -173,13 +173,15 @@ internal static class BenchCommand
             var conditioning = new Conditioning(SeededNormal.Sample(1, 2, 77, unetConfig.CrossAttentionDim[0]).Keep(),
                 unetConfig.IsSdxl ? SeededNormal.Sample(2, 2, unetConfig.ProjectionClassEmbeddingsInputDim!.Value - 6 * unetConfig.AdditionTimeEmbedDim!.Value).Keep() : null,
                 unetConfig.IsSdxl ? Tensor.FromArray(new float[] { h, w, 0, 0, h, w, h, w, 0, 0, h, w }, 2, 6).Keep() : null);
-            AnsiConsole.MarkupLine($"{Markup.Escape(name)} at {w}×{h} (latent {w / scale}×{h / scale}), batch {(request.GuidanceScale > 1 ? 2 : 1)}, {stepCount} steps of which {warm} synchronous warmup (not timed), {Markup.Escape(ComputeBackends.Current.Name)}");
+
 
             var table = new Table().AddColumns("setup", "mode", "s/step after warmup", "speed-up vs 1 rank × 1 thread", "sent/rank/step");
             double? baseline = null;
             var modeNames = parse.GetValue(modes)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             var setups = new List<(int Ranks, int Threads, string Mode)>();
             var mpi = Runtime.Communication.MpiWorld.Current;
+            if (mpi is null or { Rank: 0 })
+                AnsiConsole.MarkupLine($"{Markup.Escape(name)} at {w}×{h} (latent {w / scale}×{h / scale}), batch {(request.GuidanceScale > 1 ? 2 : 1)}, {stepCount} steps of which {warm} synchronous warmup (not timed), {Markup.Escape(ComputeBackends.Select("auto").Name)}");
             if (mpi is not null)
             {
                 // Under mpirun every process is one rank of each timed run; the single-rank baseline is a separate run without mpirun.
