@@ -8,7 +8,7 @@ namespace DistriGen.Tensors.Compute;
 /// oneDNN runs on OpenMP; the thread budget is set with omp_set_num_threads on the calling thread,
 /// which OpenMP keeps per thread, so each rank keeps its own budget.
 /// </summary>
-public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend
+public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, ITransposedGemmBackend
 {
     private const int F32 = 3, FormatA = 2, FormatAbcd = 5, ForwardInference = 96, ConvolutionDirect = 1, EngineCpu = 1, StreamInOrder = 1;
     private const int ArgSrc = 1, ArgDst = 17, ArgWeights = 33, ArgBias = 41;
@@ -85,6 +85,18 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend
         }
         _ompSetNumThreads(threads);
         Check(_sgemm((sbyte)'N', (sbyte)'N', m, n, k, 1f, a, lda, b, ldb, accumulate ? 1f : 0f, c, ldc), "dnnl_sgemm");
+    }
+
+    public void GemmTransposedB(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, int threads)
+    {
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
+            return;
+        }
+        _ompSetNumThreads(threads);
+        Check(_sgemm((sbyte)'N', (sbyte)'T', m, n, k, 1f, a, lda, b, ldb, 0f, c, ldc), "dnnl_sgemm");
     }
 
     public bool TryConv2d(float* x, int batch, int cin, int h, int w, float* weight, int cout, int kh, int kw, float* bias,

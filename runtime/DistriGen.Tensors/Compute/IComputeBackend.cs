@@ -15,3 +15,12 @@ public interface IComputeBackend
     /// </summary>
     unsafe void Gemm(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads);
 }
+
+/// <summary>
+/// A backend that multiplies by a transposed matrix directly, C[M,N] = A[M,K] · B[N,K]ᵀ, so linear
+/// layers need no transposed copy of their weights.
+/// </summary>
+public interface ITransposedGemmBackend
+{
+    unsafe void GemmTransposedB(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, int threads);
+}

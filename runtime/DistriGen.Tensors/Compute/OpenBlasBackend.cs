@@ -6,7 +6,7 @@ namespace DistriGen.Tensors.Compute;
 /// Matrix products through OpenBLAS's cblas_sgemm, loaded at run time. OpenBLAS is kept at one thread
 /// and the work is split over column blocks here, so each rank's thread budget holds.
 /// </summary>
-public sealed unsafe class OpenBlasBackend : IComputeBackend
+public sealed unsafe class OpenBlasBackend : IComputeBackend, ITransposedGemmBackend
 {
     private static readonly string[] LibraryNames = ["libopenblas.so.0", "libopenblas.so", "openblas", "libopenblas.dylib"];
 
@@ -36,6 +36,27 @@ public sealed unsafe class OpenBlasBackend : IComputeBackend
         }
         why = "OpenBLAS (libopenblas.so.0) is not installed";
         return null;
+    }
+
+    public void GemmTransposedB(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, int threads)
+    {
+        const int RowMajor = 101, NoTrans = 111, Trans = 112;
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
+            return;
+        }
+        // Rows of the output (tokens) are split over the threads; each part reads all of B.
+        int parts = Math.Max(1, Math.Min(threads, m / 16));
+        nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
+        var sgemm = _sgemm;
+        ComputeThreads.For(parts, parts, part =>
+        {
+            int chunk = (m + parts - 1) / parts;
+            int i0 = part * chunk, rows = Math.Min(m, i0 + chunk) - i0;
+            if (rows > 0) sgemm(RowMajor, NoTrans, Trans, rows, n, k, 1f, (float*)pa + (long)i0 * lda, lda, (float*)pb, ldb, 0f, (float*)pc + (long)i0 * ldc, ldc);
+        });
     }
 
     public void Gemm(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads)

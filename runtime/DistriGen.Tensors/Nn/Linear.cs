@@ -40,5 +40,9 @@ public class Linear : Module
         }
     }
 
-    public virtual Tensor Forward(Tensor x) => Ops.Ops.Linear(x, WeightT, Bias);
+    /// <remarks>Native backends multiply by the weight transposed in place; only the managed path keeps a transposed copy.</remarks>
+    public virtual Tensor Forward(Tensor x) =>
+        Compute.ComputeBackends.Current is Compute.ITransposedGemmBackend native
+            ? Ops.Ops.LinearTransposed(x, Weight, Bias, native)
+            : Ops.Ops.Linear(x, WeightT, Bias);
 }

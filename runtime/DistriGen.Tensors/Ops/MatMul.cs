@@ -50,6 +50,30 @@ public static partial class Ops
         return y;
     }
 
+    /// <summary>x (..., K) · weight (N, K)ᵀ + bias (N) on a backend that multiplies by a transposed matrix directly.</summary>
+    public static unsafe Tensor LinearTransposed(Tensor x, Tensor weight, Tensor? bias, ITransposedGemmBackend backend)
+    {
+        const string op = "linear";
+        int k = x.Dim(-1), n = weight.Dim(0);
+        Shapes.Check(weight.Rank == 2 && weight.Dim(1) == k, op, () => $"input {Tensor.Format(x.Shape)} has {k} features but the weight {Tensor.Format(weight.Shape)} takes {weight.Dim(1)}.");
+        Shapes.Check(bias is null || bias.Length == n, op, () => $"bias {Tensor.Format(bias!.Shape)} of a layer applied to {Tensor.Format(x.Shape)} does not match the weight {Tensor.Format(weight.Shape)}.");
+        var shape = (int[])x.Shape.Clone();
+        shape[^1] = n;
+        if (Tensor.AnyMeta(x, weight, bias)) return Tensor.Meta(shape);
+        var y = Tensor.Empty(shape);
+        int m = x.Length / Math.Max(k, 1);
+        using (OpProfiler.Measure(OpCategory.MatMul, 2L * m * n * k))
+        fixed (float* px = x.Span, pw = weight.Span, py = y.Span)
+            backend.GemmTransposedB(m, n, k, px, k, pw, k, py, n, ComputeThreads.Current);
+        if (bias is not null)
+        {
+            var ys = y.Span;
+            var bs = bias.Span;
+            for (int i = 0; i < m; i++) System.Numerics.Tensors.TensorPrimitives.Add(ys.Slice(i * n, n), bs, ys.Slice(i * n, n));
+        }
+        return y;
+    }
+
     /// <summary>The transpose of a rank-2 tensor.</summary>
     public static Tensor Transpose2d(Tensor x)
     {
