@@ -57,6 +57,10 @@ public sealed class CliTests : IDisposable
         Assert.Equal(1, Program.Run(["generate", "a magenta circle", "--size", "32x32", "--steps", "1", "--out", Temp("x.png")]));
 
     [Fact]
+    public void AStepCountOutsideTheScheduleIsAnError() =>
+        Assert.Equal(1, Program.Run(["generate", "--size", "32x32", "--steps", "0", "--out", Temp("x.png")]));
+
+    [Fact]
     public void ASizeThatDoesNotSplitIsAnError() =>
         Assert.Equal(1, Program.Run(["generate", "--size", "32x8", "--steps", "1", "--ranks", "4", "--out", Temp("x.png")]));
 

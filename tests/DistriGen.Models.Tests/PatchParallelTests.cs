@@ -48,6 +48,23 @@ public sealed class PatchParallelTests
     }
 
     [Fact]
+    public void AnExtraSchedulerStepDoesNotLeaveRanksWaiting()
+    {
+        // "trailing" spacing makes 62 timesteps for 61 steps (as numpy does); every step must still be announced.
+        var fixture = new FixtureCase("sd-tiny");
+        var model = fixture.Model.WithScheduler(fixture.Model.SchedulerConfig with { TimestepSpacing = "trailing", StepsOffset = 0 });
+        var request = fixture.Request() with { Steps = 61 };
+        var conditioning = Conditioning.Load(fixture.InputsPath);
+        var results = InProcessLauncher.Run(2, 1, comm =>
+        {
+            using var run = PatchParallelRun.Create(comm, splitBatch: false);
+            var predictor = new PatchParallelPredictor(model.Unet, run, new PatchParallelOptions { WarmupSteps = 2 }, fixture.LatentHeight, fixture.LatentWidth);
+            return DiffusionPipeline.Generate(model, predictor, request, conditioning);
+        }, TimeSpan.FromSeconds(20));
+        Assert.Equal(62, results[0].Timesteps.Count);
+    }
+
+    [Fact]
     public void PcppWithTheWholeNeighbourOnTwoRanksIsDistriFusion()
     {
         // With p = 1 and two ranks the only neighbour sends all its rows: the same keys and values, in

@@ -63,6 +63,14 @@ public sealed class PatchLayerTests
     }
 
     [Fact]
+    public void AConvolutionThatChangesTheRowCountIsRefusedWithItsPath()
+    {
+        var context = new PatchContext(new InProcessWorld(1).Communicator(0), new BandLayout(Height, Width, 1, 1), new PatchParallelOptions());
+        var e = Assert.Throws<NotSupportedException>(() => context.Conv(new Conv2d(4, 4, 3, padding: 0), "blocks.0.conv"));
+        Assert.Contains("'blocks.0.conv'", e.Message);
+    }
+
+    [Fact]
     public void InputConvolutionCutsItsBandFromTheFullInput()
     {
         var conv = new Conv2d(Channels, 4, 3, padding: 1);

@@ -7,12 +7,12 @@ public sealed record CommunicationReport(int Steps, double HaloPerStep, double A
 {
     public double LayerBytesPerStep => HaloPerStep + AttentionPerStep + GroupNormPerStep;
 
-    public static CommunicationReport From(PatchParallelPredictor predictor, PatchParallelRun run)
+    public static CommunicationReport From(PatchParallelPredictor predictor)
     {
         var cache = predictor.Context.Cache;
         int steps = Math.Max(1, predictor.StepsRun);
         long layers = cache.TotalBytesSent;
-        long world = run.World.BytesSent + (ReferenceEquals(run.World, run.PatchGroup) ? 0 : run.PatchGroup.BytesSent);
+        long world = predictor.BytesSentThisGeneration;
         return new CommunicationReport(steps,
             cache.BytesSent(CommKind.Halo) / (double)steps,
             cache.BytesSent(CommKind.Attention) / (double)steps,

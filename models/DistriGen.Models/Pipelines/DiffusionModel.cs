@@ -76,6 +76,9 @@ public sealed class DiffusionModel
         return new DiffusionModel("(random weights)", unet, vae, scheduler, null, null);
     }
 
+    /// <summary>The same model (weights shared) with another scheduler.</summary>
+    public DiffusionModel WithScheduler(SchedulerConfig scheduler) => new(Directory, Unet, Vae, scheduler, TextEncoder, Tokenizer);
+
     /// <summary>The latent size for an image size; an image that does not split into latent pixels is an error.</summary>
     public (int Height, int Width) LatentSize(int width, int height)
     {

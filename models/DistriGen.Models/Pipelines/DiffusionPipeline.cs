@@ -32,8 +32,9 @@ public static class DiffusionPipeline
         }
 
         var unetTime = TimeSpan.Zero;
-        predictor.BeginGeneration(request.Steps);
         var timesteps = scheduler.Timesteps;
+        // The scheduler may make one step more than asked (numpy's arange in "trailing" spacing).
+        predictor.BeginGeneration(timesteps.Count);
         for (int i = 0; i < timesteps.Count; i++)
         {
             using var scope = new TensorScope();

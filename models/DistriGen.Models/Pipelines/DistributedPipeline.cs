@@ -32,7 +32,7 @@ public sealed class DistributedPipeline(IRankLauncher launcher, IComputeBackend 
             using var run = PatchParallelRun.Create(comm, options.Value.Parallel.SplitBatch);
             var predictor = new PatchParallelPredictor(model.Unet, run, options.Value.Parallel, height, width);
             var result = DiffusionPipeline.Generate(model, predictor, request, conditioning, comm.Rank == 0 ? progress : null);
-            return (result, (CommunicationReport?)CommunicationReport.From(predictor, run));
+            return (result, (CommunicationReport?)CommunicationReport.From(predictor));
         });
     }
 }

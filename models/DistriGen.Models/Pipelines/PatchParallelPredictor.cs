@@ -14,6 +14,7 @@ public sealed class PatchParallelPredictor : INoisePredictor
     private readonly UNet2DConditionModel _variant;
     private readonly PatchParallelRun _run;
     private int _steps;
+    private long _bytesAtStart;
 
     public PatchParallelPredictor(UNet2DConditionModel unet, PatchParallelRun run, PatchParallelOptions options, int latentHeight, int latentWidth)
     {
@@ -33,8 +34,14 @@ public sealed class PatchParallelPredictor : INoisePredictor
     {
         Context.BeginGeneration(steps);
         Context.Cache.ResetCounters();
+        _bytesAtStart = CommunicatorBytes;
         _steps = 0;
     }
+
+    /// <summary>Bytes this rank's communicators sent in this generation (layers and band gathers).</summary>
+    public long BytesSentThisGeneration => CommunicatorBytes - _bytesAtStart;
+
+    private long CommunicatorBytes => _run.World.BytesSent + (ReferenceEquals(_run.World, _run.PatchGroup) ? 0 : _run.PatchGroup.BytesSent);
 
     public Tensor Predict(Tensor x, float timestep, Conditioning c, int step)
     {

@@ -15,6 +15,7 @@ public sealed class DdimScheduler(SchedulerConfig config) : IScheduler
 
     public void SetTimesteps(int steps)
     {
+        NoiseSchedule.CheckSteps(steps, config.NumTrainTimesteps);
         var raw = config.TimestepSpacing == "linspace"
             ? NoiseSchedule.Linspace(0, config.NumTrainTimesteps - 1, steps).Select(t => Math.Round(t, MidpointRounding.ToEven)).Reverse().ToArray()
             : NoiseSchedule.Spacing(config.TimestepSpacing, config.NumTrainTimesteps, steps, config.StepsOffset);

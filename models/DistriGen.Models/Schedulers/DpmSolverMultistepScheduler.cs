@@ -21,7 +21,7 @@ public sealed class DpmSolverMultistepScheduler(SchedulerConfig config) : ISched
     public void SetTimesteps(int steps)
     {
         int n = config.NumTrainTimesteps;
-        if (steps < 1 || steps > n) throw new ArgumentOutOfRangeException(nameof(steps), steps, $"The number of steps must be between 1 and {n}.");
+        NoiseSchedule.CheckSteps(steps, n);
         double[] raw = config.TimestepSpacing switch
         {
             "linspace" => NoiseSchedule.Linspace(0, n - 1, steps + 1).Select(t => Math.Round(t, MidpointRounding.ToEven)).Reverse().Take(steps).ToArray(),
@@ -37,6 +37,14 @@ public sealed class DpmSolverMultistepScheduler(SchedulerConfig config) : ISched
     }
 
     public Tensor ScaleModelInput(Tensor sample, int index) => sample.Clone();
+
+    /// <summary>Gives the kept model output back to the pool once the last step is done.</summary>
+    private void ReleaseHistory(int index)
+    {
+        if (index != _timesteps.Length - 1) return;
+        _previousX0?.Dispose();
+        _previousX0 = null;
+    }
 
     public Tensor Step(Tensor modelOutput, int index, Tensor sample)
     {
@@ -75,6 +83,7 @@ public sealed class DpmSolverMultistepScheduler(SchedulerConfig config) : ISched
         _previousX0?.Dispose();
         _previousX0 = x0;
         if (_lowerOrderNums < config.SolverOrder) _lowerOrderNums++;
+        ReleaseHistory(index);
         return result;
     }
 

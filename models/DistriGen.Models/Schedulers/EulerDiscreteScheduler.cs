@@ -23,6 +23,7 @@ public sealed class EulerDiscreteScheduler(SchedulerConfig config) : IScheduler
 
     public void SetTimesteps(int steps)
     {
+        NoiseSchedule.CheckSteps(steps, config.NumTrainTimesteps);
         double[] raw = config.TimestepSpacing switch
         {
             "linspace" => NoiseSchedule.Linspace(0, config.NumTrainTimesteps - 1, steps).Reverse().ToArray(),

@@ -42,11 +42,16 @@ internal sealed class NoiseSchedule
         return result;
     }
 
+    public static void CheckSteps(int steps, int trainSteps)
+    {
+        if (steps < 1 || steps > trainSteps)
+            throw new ArgumentOutOfRangeException(nameof(steps), steps, $"--steps must be between 1 and {trainSteps} (the model's training steps).");
+    }
+
     /// <summary>The inference timesteps (descending) for a spacing rule, as diffusers' DDIM/Euler compute them.</summary>
     public static double[] Spacing(string spacing, int trainSteps, int steps, int offset)
     {
-        if (steps < 1 || steps > trainSteps)
-            throw new ArgumentOutOfRangeException(nameof(steps), steps, $"The number of steps must be between 1 and {trainSteps} (the model's training steps).");
+        CheckSteps(steps, trainSteps);
         switch (spacing)
         {
             case "linspace":

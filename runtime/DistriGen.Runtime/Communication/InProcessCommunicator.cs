@@ -7,6 +7,7 @@ public sealed class InProcessCommunicator : CommunicatorBase
     private readonly string _group;
     private readonly int[] _worldRanks;
     private long _bytesSent;
+    private int _splits;
 
     internal InProcessCommunicator(InProcessWorld world, string group, int rank, int[] worldRanks)
     {
@@ -40,8 +41,10 @@ public sealed class InProcessCommunicator : CommunicatorBase
 
     public override ICommunicator Split(int color, int key)
     {
-        var members = _world.Split(_group, Size, color, key, _worldRanks[Rank]);
-        return new InProcessCommunicator(_world, $"{_group}/{color}", Array.IndexOf(members, _worldRanks[Rank]), members);
+        // Every rank splits in the same order, so the n-th split of a group is the same event on all of them.
+        var round = $"{_group}#{++_splits}";
+        var members = _world.Split(round, Size, color, key, _worldRanks[Rank]);
+        return new InProcessCommunicator(_world, $"{round}/{color}", Array.IndexOf(members, _worldRanks[Rank]), members);
     }
 
     public override void Abort(Exception reason) => _world.Fail(_worldRanks[Rank], reason);

@@ -22,9 +22,9 @@ public static class InProcessLauncher
             threads[r] = new Thread(() =>
             {
                 using var comm = world.Communicator(rank);
-                using var budget = ComputeThreads.Use(threadsPerRank);
                 try
                 {
+                    using var budget = ComputeThreads.Use(threadsPerRank);
                     results[rank] = body(comm);
                 }
                 catch (Exception e)

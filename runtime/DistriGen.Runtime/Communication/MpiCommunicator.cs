@@ -46,11 +46,24 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
 
     public override void Receive(int peer, long tag, Span<float> destination)
     {
-        fixed (float* p = destination)
+        // Receive into native memory: if the wait times out, the pending MPI_Irecv never writes into the managed heap.
+        nint buffer = (nint)NativeMemory.Alloc((nuint)Math.Max(4, destination.Length * 4 + 4));
+        try
         {
+            // One element more than expected, so a longer message shows up as a count mismatch instead of an MPI error.
             nint request;
-            Check(_mpi.Irecv(p, destination.Length, _mpi.Float, peer, MpiTag(tag), _comm, &request), "MPI_Irecv");
-            Wait(&request, $"rank {Rank} waited {Timeout.TotalSeconds:0.#} s for rank {peer} (message tag {tag}); the peer is dead, hung or out of step");
+            Check(_mpi.Irecv((void*)buffer, destination.Length + 1, _mpi.Float, peer, MpiTag(tag), _comm, &request), "MPI_Irecv");
+            var status = stackalloc byte[StatusBytes];
+            Wait(&request, status, $"rank {Rank} waited {Timeout.TotalSeconds:0.#} s for rank {peer} (message tag {tag}); the peer is dead, hung or out of step");
+            int count;
+            Check(_mpi.GetCount(status, _mpi.Float, &count), "MPI_Get_count");
+            if (count != destination.Length)
+                throw new InvalidOperationException($"Rank {Rank} expected {destination.Length} values from rank {peer} (tag {tag}) but got {count}: the ranks are out of step.");
+            new ReadOnlySpan<float>((void*)buffer, count).CopyTo(destination);
+        }
+        finally
+        {
+            NativeMemory.Free((void*)buffer);
         }
         CompleteSends(wait: false);
     }
@@ -61,11 +74,13 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
         for (int r = 1; r < Size; r++) displacements[r] = displacements[r - 1] + counts[r - 1];
         fixed (float* send = mine, receive = all)
         fixed (int* c = counts, d = displacements)
-            Check(_mpi.Allgatherv(send, mine.Length, _mpi.Float, receive, c, d, _mpi.Float, _comm), "MPI_Allgatherv");
+        {
+            nint request;
+            Check(_mpi.Iallgatherv(send, mine.Length, _mpi.Float, receive, c, d, _mpi.Float, _comm, &request), "MPI_Iallgatherv");
+            Wait(&request, null, $"rank {Rank} waited {Timeout.TotalSeconds:0.#} s in an all-gather; a peer is dead, hung or out of step");
+        }
         Interlocked.Add(ref _bytesSent, 4L * mine.Length * (Size - 1));
     }
-
-    public override void Barrier() => Check(_mpi.Barrier(_comm), "MPI_Barrier");
 
     public override ICommunicator Split(int color, int key)
     {
@@ -80,7 +95,15 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
         _mpi.Abort(_comm, 1);
     }
 
-    public override void Dispose() => CompleteSends(wait: true);
+    public override void Dispose()
+    {
+        CompleteSends(wait: true);
+        if (_comm != _mpi.World)
+        {
+            nint comm = _comm;
+            _mpi.CommFree(&comm);
+        }
+    }
 
     /// <summary>Frees finished sends; with <paramref name="wait"/>, waits for all of them.</summary>
     private void CompleteSends(bool wait)
@@ -88,7 +111,7 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
         for (int i = _pendingSends.Count - 1; i >= 0; i--)
         {
             var (request, buffer) = _pendingSends[i];
-            if (wait) Wait(&request, $"rank {Rank}: a send did not complete within {Timeout.TotalSeconds:0.#} s");
+            if (wait) Wait(&request, null, $"rank {Rank}: a send did not complete within {Timeout.TotalSeconds:0.#} s");
             else
             {
                 int done;
@@ -100,22 +123,36 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
         }
     }
 
-    private void Wait(nint* request, string timeoutMessage)
+    /// <summary>Polls a request until it completes (filling <paramref name="status"/> when given) or the timeout passes.</summary>
+    private void Wait(nint* request, byte* status, string timeoutMessage)
     {
         var deadline = DateTime.UtcNow + Timeout;
-        int spins = 0;
+        var spinner = new SpinWait();
         while (true)
         {
             int done;
-            Check(_mpi.Test(request, &done, null), "MPI_Test");
+            Check(_mpi.Test(request, &done, status), "MPI_Test");
             if (done != 0) return;
-            if (DateTime.UtcNow > deadline) throw new CommunicationTimeoutException(timeoutMessage + ".");
-            if (++spins > 1000) Thread.Sleep(0);
+            if (DateTime.UtcNow > deadline)
+            {
+                _mpi.Cancel(request);
+                throw new CommunicationTimeoutException(timeoutMessage + ".");
+            }
+            // Spin briefly, then yield the core to the compute threads.
+            if (spinner.NextSpinWillYield) Thread.Sleep(1);
+            else spinner.SpinOnce();
         }
     }
 
-    /// <summary>MPI tags are at most 2³¹−1: keep the step modulo 64, the kind bit and the id.</summary>
-    private static int MpiTag(long tag) => (int)((((tag >> 24) & 0xFFFFF) % 64) << 24 | (tag & 0xFFFFFF));
+    /// <summary>Open MPI's MPI_Status (source, tag, error, cancelled, count) with room to spare.</summary>
+    private const int StatusBytes = 64;
+
+    /// <summary>
+    /// Tags fit in 23 bits, the smallest tag range Open MPI's transports give (UCX): the step's parity,
+    /// the bucket flag and the point or bucket id. Messages of one pair of ranks with one tag arrive in
+    /// order and ranks are never a step apart, so that is enough.
+    /// </summary>
+    private static int MpiTag(long tag) => (int)((((tag >> 24) & 1) << 22) | ((tag >> 2) & (1 << 21)) | (tag & ((1 << 21) - 1)));
 
     private static void Check(int code, string call)
     {
@@ -170,8 +207,10 @@ internal sealed unsafe class MpiLibrary
         Isend = (delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int>)Export("MPI_Isend");
         Irecv = (delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int>)Export("MPI_Irecv");
         Test = (delegate* unmanaged<nint*, int*, void*, int>)Export("MPI_Test");
-        Allgatherv = (delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, int>)Export("MPI_Allgatherv");
-        Barrier = (delegate* unmanaged<nint, int>)Export("MPI_Barrier");
+        Iallgatherv = (delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, nint*, int>)Export("MPI_Iallgatherv");
+        GetCount = (delegate* unmanaged<void*, nint, int*, int>)Export("MPI_Get_count");
+        Cancel = (delegate* unmanaged<nint*, int>)Export("MPI_Cancel");
+        CommFree = (delegate* unmanaged<nint*, int>)Export("MPI_Comm_free");
         CommSplit = (delegate* unmanaged<nint, int, int, nint*, int>)Export("MPI_Comm_split");
         Abort = (delegate* unmanaged<nint, int, int>)Export("MPI_Abort");
         FinalizeMpi = (delegate* unmanaged<int>)Export("MPI_Finalize");
@@ -185,8 +224,10 @@ internal sealed unsafe class MpiLibrary
     public delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int> Isend { get; }
     public delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int> Irecv { get; }
     public delegate* unmanaged<nint*, int*, void*, int> Test { get; }
-    public delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, int> Allgatherv { get; }
-    public delegate* unmanaged<nint, int> Barrier { get; }
+    public delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, nint*, int> Iallgatherv { get; }
+    public delegate* unmanaged<void*, nint, int*, int> GetCount { get; }
+    public delegate* unmanaged<nint*, int> Cancel { get; }
+    public delegate* unmanaged<nint*, int> CommFree { get; }
     public delegate* unmanaged<nint, int, int, nint*, int> CommSplit { get; }
     public delegate* unmanaged<nint, int, int> Abort { get; }
     private delegate* unmanaged<int> FinalizeMpi { get; }
@@ -206,6 +247,7 @@ internal sealed unsafe class MpiLibrary
         const int ThreadFunneled = 1;
         int code = InitThread(null, null, ThreadFunneled, &provided);
         if (code != 0) throw new InvalidOperationException($"MPI_Init_thread failed with code {code}.");
+        if (provided < ThreadFunneled) throw new InvalidOperationException($"Open MPI gives thread level {provided}; DistriGen needs MPI_THREAD_FUNNELED ({ThreadFunneled}).");
         return new MpiCommunicator(this, World, timeout);
     }
 

@@ -63,7 +63,9 @@ public sealed class PatchContext
     public Conv2d Conv(Conv2d conv, string name)
     {
         var path = PathOf(name);
-        if (conv.Padding == 0 || conv.KernelSize == 1) return conv;
+        if (conv.KernelSize == 1 && conv.Padding == 0) return conv;
+        if (conv.Padding * 2 != conv.KernelSize - 1)
+            throw new NotSupportedException($"'{path}': a {conv.KernelSize}×{conv.KernelSize} convolution with padding {conv.Padding} changes the number of rows, so bands would not add up to the image; patch parallelism needs 'same' padding ((kernel − 1) / 2).");
         _points.Add(new PatchPoint(path, PatchMemberKind.HaloConv, $"{conv.KernelSize}×{conv.KernelSize} conv {conv.InChannels}→{conv.OutChannels}, stride {conv.Stride}, halo {conv.Padding}"));
         return Mode == ParallelMode.Naive ? conv : new PatchConv2d(conv, this, path);
     }

@@ -53,5 +53,6 @@ public sealed class PatchParallelOptions
         if (WarmupSteps < 1) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "--warmup-steps must be at least 1: the first step has no previous step to take stale data from.");
         if (PcppRatio is < 0 or > 1 || double.IsNaN(PcppRatio)) throw new ArgumentOutOfRangeException(nameof(PcppRatio), PcppRatio, "--pcpp-ratio must be between 0 and 1.");
         if (BucketSize < 1) throw new ArgumentOutOfRangeException(nameof(BucketSize), BucketSize, "The bucket size must be at least 1.");
+        if (Timeout <= TimeSpan.Zero || Timeout > TimeSpan.FromDays(1)) throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "The communication timeout must be positive and at most a day.");
     }
 }

@@ -36,6 +36,7 @@ public sealed class StepScheduler(PatchParallelOptions options)
     {
         if (TotalSteps == 0) throw new InvalidOperationException("BeginGeneration must be called before the first step.");
         if (step != Step + 1) throw new InvalidOperationException($"Steps must run in order: step {step} after step {Step}.");
+        if (step >= TotalSteps) throw new InvalidOperationException($"Step {step} is past the {TotalSteps} steps this generation announced.");
         Step = step;
     }
 }

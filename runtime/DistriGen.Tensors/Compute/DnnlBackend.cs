@@ -22,6 +22,7 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
     private readonly delegate* unmanaged<void*, int, int, void*, void*, void*, void*, long*, long*, long*, int> _convolutionDescInit;
     private readonly delegate* unmanaged<nint*, void*, nint, nint, nint, int> _primitiveDescCreate;
     private readonly delegate* unmanaged<nint*, nint, int> _primitiveCreate;
+    private readonly delegate* unmanaged<nint, int> _primitiveDescDestroy;
     private readonly delegate* unmanaged<nint*, void*, nint, void*, int> _memoryCreate;
     private readonly delegate* unmanaged<nint, void*, int> _memorySetHandle;
     private readonly delegate* unmanaged<nint, nint, int, ExecArg*, int> _execute;
@@ -40,6 +41,7 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         _convolutionDescInit = (delegate* unmanaged<void*, int, int, void*, void*, void*, void*, long*, long*, long*, int>)NativeLibrary.GetExport(dnnl, "dnnl_convolution_forward_desc_init");
         _primitiveDescCreate = (delegate* unmanaged<nint*, void*, nint, nint, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_desc_create");
         _primitiveCreate = (delegate* unmanaged<nint*, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_create");
+        _primitiveDescDestroy = (delegate* unmanaged<nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_desc_destroy");
         _memoryCreate = (delegate* unmanaged<nint*, void*, nint, void*, int>)NativeLibrary.GetExport(dnnl, "dnnl_memory_create");
         _memorySetHandle = (delegate* unmanaged<nint, void*, int>)NativeLibrary.GetExport(dnnl, "dnnl_memory_set_data_handle");
         _execute = (delegate* unmanaged<nint, nint, int, ExecArg*, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_execute");
@@ -103,10 +105,15 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         int stride, Ops.Padding2d padding, float* y, int oh, int ow, int threads)
     {
         var state = _state ??= new ThreadState(this);
-        var key = new ConvKey(batch, cin, h, w, cout, kh, kw, bias != null, stride, padding);
-        if (!state.Convolutions.TryGetValue(key, out var conv))
-            state.Convolutions[key] = conv = CreateConvolution(state, key, oh, ow);
+        // oneDNN fixes a primitive's thread count when it is created: the budget is part of the key.
         _ompSetNumThreads(threads);
+        var key = new ConvKey(batch, cin, h, w, cout, kh, kw, bias != null, stride, padding, threads);
+        if (!state.Convolutions.TryGetValue(key, out var conv))
+        {
+            conv = CreateConvolution(state, key, oh, ow);
+            if (conv is null) return false;
+            state.Convolutions[key] = conv;
+        }
         Check(_memorySetHandle(conv.Src, x), "dnnl_memory_set_data_handle");
         Check(_memorySetHandle(conv.Weights, weight), "dnnl_memory_set_data_handle");
         Check(_memorySetHandle(conv.Dst, y), "dnnl_memory_set_data_handle");
@@ -125,21 +132,44 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         return true;
     }
 
-    private Convolution CreateConvolution(ThreadState state, ConvKey key, int oh, int ow)
+    /// <summary>The primitive and its memory objects for one shape; null when oneDNN has no implementation for it.</summary>
+    private Convolution? CreateConvolution(ThreadState state, ConvKey key, int oh, int ow)
     {
         var src = Descriptor([key.Batch, key.Cin, key.H, key.W], FormatAbcd);
         var weights = Descriptor([key.Cout, key.Cin, key.Kh, key.Kw], FormatAbcd);
         var bias = key.HasBias ? Descriptor([key.Cout], FormatA) : null;
         var dst = Descriptor([key.Batch, key.Cout, oh, ow], FormatAbcd);
         var desc = NativeMemory.AllocZeroed(DescriptorBytes);
-        long* strides = stackalloc long[] { key.Stride, key.Stride };
-        long* padLeft = stackalloc long[] { key.Padding.Top, key.Padding.Left };
-        long* padRight = stackalloc long[] { key.Padding.Bottom, key.Padding.Right };
-        Check(_convolutionDescInit(desc, ForwardInference, ConvolutionDirect, src, weights, bias, dst, strides, padLeft, padRight), "dnnl_convolution_forward_desc_init");
-        nint pd, primitive;
-        Check(_primitiveDescCreate(&pd, desc, 0, state.Engine, 0), "dnnl_primitive_desc_create");
-        Check(_primitiveCreate(&primitive, pd), "dnnl_primitive_create");
-        return new Convolution(primitive, Memory(state, src), Memory(state, weights), bias is null ? 0 : Memory(state, bias), Memory(state, dst));
+        try
+        {
+            long* strides = stackalloc long[] { key.Stride, key.Stride };
+            long* padLeft = stackalloc long[] { key.Padding.Top, key.Padding.Left };
+            long* padRight = stackalloc long[] { key.Padding.Bottom, key.Padding.Right };
+            Check(_convolutionDescInit(desc, ForwardInference, ConvolutionDirect, src, weights, bias, dst, strides, padLeft, padRight), "dnnl_convolution_forward_desc_init");
+            nint pd, primitive;
+            const int Unimplemented = 3;
+            int status = _primitiveDescCreate(&pd, desc, 0, state.Engine, 0);
+            if (status == Unimplemented) return null;
+            Check(status, "dnnl_primitive_desc_create");
+            try
+            {
+                Check(_primitiveCreate(&primitive, pd), "dnnl_primitive_create");
+            }
+            finally
+            {
+                _primitiveDescDestroy(pd);
+            }
+            // Memory objects copy their descriptors, so the buffers can go.
+            return new Convolution(primitive, Memory(state, src), Memory(state, weights), bias is null ? 0 : Memory(state, bias), Memory(state, dst));
+        }
+        finally
+        {
+            NativeMemory.Free(desc);
+            NativeMemory.Free(src);
+            NativeMemory.Free(weights);
+            if (bias is not null) NativeMemory.Free(bias);
+            NativeMemory.Free(dst);
+        }
     }
 
     private void* Descriptor(long[] dims, int tag)
@@ -161,7 +191,7 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         if (status != 0) throw new InvalidOperationException($"oneDNN: {call} failed with status {status}.");
     }
 
-    private readonly record struct ConvKey(int Batch, int Cin, int H, int W, int Cout, int Kh, int Kw, bool HasBias, int Stride, Ops.Padding2d Padding);
+    private readonly record struct ConvKey(int Batch, int Cin, int H, int W, int Cout, int Kh, int Kw, bool HasBias, int Stride, Ops.Padding2d Padding, int Threads);
 
     private sealed record Convolution(nint Primitive, nint Src, nint Weights, nint Bias, nint Dst);
 

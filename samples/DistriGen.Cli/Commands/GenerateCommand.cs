@@ -56,6 +56,10 @@ internal static class GenerateCommand
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to a thread pool and lag behind).</summary>
     private sealed class SynchronousProgress(ProgressTask task) : IProgress<StepProgress>
     {
-        public void Report(StepProgress value) => task.Value = value.Step;
+        public void Report(StepProgress value)
+        {
+            task.MaxValue = value.Total;
+            task.Value = value.Step;
+        }
     }
 }
