@@ -34,9 +34,9 @@ public static partial class Ops
         var y = Tensor.Empty(x.Shape);
         var src = x.Span;
         var dst = y.Span;
-        for (int i = 0; i < src.Length; i += 256)
+        for (int i = 0; i < src.Length; i += 1024)
         {
-            int n = Math.Min(256, src.Length - i);
+            int n = Math.Min(1024, src.Length - i);
             GeluInto(src.Slice(i, n), dst.Slice(i, n));
         }
         return y;
@@ -59,7 +59,7 @@ public static partial class Ops
         TensorPrimitives.Multiply(t, 0.3275911f, t);
         TensorPrimitives.Add(t, 1f, t);
         TensorPrimitives.Reciprocal(t, t);                // t = 1 / (1 + p|z|)
-        Span<float> poly = dst;                           // reuse the output as scratch
+        Span<float> poly = dst;                           // the output is scratch until the end
         TensorPrimitives.Multiply(t, 1.061405429f, poly);
         TensorPrimitives.Add(poly, -1.453152027f, poly);
         TensorPrimitives.MultiplyAdd(poly, t, 1.421413741f, poly);
@@ -67,11 +67,11 @@ public static partial class Ops
         TensorPrimitives.MultiplyAdd(poly, t, 0.254829592f, poly);
         TensorPrimitives.Multiply(poly, t, poly);
         TensorPrimitives.Multiply(poly, e, poly);         // 1 − erf(|z|)
-        for (int i = 0; i < src.Length; i++)
-        {
-            float erf = 1f - poly[i];
-            dst[i] = 0.5f * src[i] * (1f + (z[i] < 0 ? -erf : erf));
-        }
+        TensorPrimitives.Subtract(1f, poly, poly);        // erf(|z|)
+        TensorPrimitives.CopySign(poly, z, poly);         // erf(z)
+        TensorPrimitives.Multiply(poly, 0.5f, poly);
+        TensorPrimitives.Add(poly, 0.5f, poly);           // Φ(x) = ½(1 + erf(x/√2))
+        TensorPrimitives.Multiply(poly, src, dst);
     }
 
     /// <summary>GEGLU: splits the last axis into (hidden, gate) halves and returns hidden · gelu(gate).</summary>
@@ -95,9 +95,9 @@ public static partial class Ops
                 var hidden = new ReadOnlySpan<float>(xd, r * twoF, f);
                 var gate = new ReadOnlySpan<float>(xd, r * twoF + f, f);
                 var dst = new Span<float>(yd, r * f, f);
-                for (int i = 0; i < f; i += 256)
+                for (int i = 0; i < f; i += 1024)
                 {
-                    int n = Math.Min(256, f - i);
+                    int n = Math.Min(1024, f - i);
                     GeluInto(gate.Slice(i, n), dst.Slice(i, n));
                 }
                 TensorPrimitives.Multiply(dst, hidden, dst);

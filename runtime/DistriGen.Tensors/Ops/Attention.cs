@@ -5,7 +5,7 @@ namespace DistriGen.Tensors.Ops;
 
 public static partial class Ops
 {
-    private const int QueryBlock = 64;
+    private const int QueryBlock = 128;
     private const int KeyBlock = 512;
 
     /// <summary>
