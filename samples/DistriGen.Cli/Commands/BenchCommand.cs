@@ -156,10 +156,11 @@ internal static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Denoising steps per run.", DefaultValueFactory = _ => 4 };
         var warmup = new Option<int>("--warmup-steps") { Description = "Synchronous steps (not timed).", DefaultValueFactory = _ => 1 };
         var guidance = new Option<bool>("--guidance") { Description = "Run with classifier-free guidance (UNet batch 2)." };
-        var modes = new Option<string>("--modes") { Description = "Modes after warmup to time.", DefaultValueFactory = _ => "distrifusion,exact" };
+        var modes = new Option<string>("--modes") { Description = "Modes after warmup to time; pcpp@0.1 sets PCPP's ratio.", DefaultValueFactory = _ => "distrifusion,exact" };
+        var withBaseline = new Option<bool>("--baseline") { Description = "Also time 1 rank × 1 and × T threads.", DefaultValueFactory = _ => true };
         var threads = Threads();
         threads.Description = "Total compute threads (per rank under mpirun).";
-        var command = new Command("parallel", "Time per step of 1 rank × T threads against N ranks (× 1 and × T/N threads), asynchronous against synchronous. Under mpirun: the MPI ranks, one per process.") { config, size, ranks, steps, warmup, guidance, modes, threads };
+        var command = new Command("parallel", "Time per step of 1 rank × T threads against N ranks (× 1 and × T/N threads), asynchronous against synchronous. Under mpirun: the MPI ranks, one per process.") { config, size, ranks, steps, warmup, guidance, modes, withBaseline, threads };
         command.SetAction(parse =>
         {
             var name = parse.GetValue(config)!;
@@ -189,8 +190,11 @@ internal static class BenchCommand
             }
             else
             {
-                setups.Add((1, 1, "single"));
-                setups.Add((1, total, "single"));
+                if (parse.GetValue(withBaseline))
+                {
+                    setups.Add((1, 1, "single"));
+                    setups.Add((1, total, "single"));
+                }
                 foreach (var mode in modeNames)
                 {
                     setups.Add((n, 1, mode));
@@ -199,7 +203,9 @@ internal static class BenchCommand
             }
             foreach (var (r, t, mode) in setups.Distinct())
             {
-                var options = new PatchParallelOptions { Mode = mode == "single" ? ParallelMode.Exact : ModelOptions.ParseMode(mode), WarmupSteps = warm };
+                var modeParts = mode.Split('@');
+                var options = new PatchParallelOptions { Mode = mode == "single" ? ParallelMode.Exact : ModelOptions.ParseMode(modeParts[0]), WarmupSteps = warm };
+                if (modeParts.Length > 1) options.PcppRatio = double.Parse(modeParts[1], System.Globalization.CultureInfo.InvariantCulture);
                 var times = new List<long>();
                 var progress = new StepClock(times);
                 var (_, report) = new ParallelSetup(r, t, options).Generate(model, request, conditioning, progress);
