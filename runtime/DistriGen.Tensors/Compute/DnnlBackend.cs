@@ -10,7 +10,10 @@ namespace DistriGen.Tensors.Compute;
 /// </summary>
 public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, ITransposedGemmBackend
 {
-    private const int F32 = 3, FormatA = 2, FormatAbcd = 5, ForwardInference = 96, ConvolutionDirect = 1, EngineCpu = 1, StreamInOrder = 1;
+    private const int QuerySrcMd = 129, QueryWeightsMd = 131, QueryDstMd = 133;
+    /// <summary>sizeof(dnnl_memory_desc_t) in oneDNN 2.x.</summary>
+    private const int MemoryDescBytes = 696;
+    private const int F32 = 3, FormatAny = 1, FormatA = 2, FormatAbcd = 5, ForwardInference = 96, ConvolutionDirect = 1, EngineCpu = 1, StreamInOrder = 1;
     private const int ArgSrc = 1, ArgDst = 17, ArgWeights = 33, ArgBias = 41;
     private const int DescriptorBytes = 16384;
 
@@ -23,6 +26,10 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
     private readonly delegate* unmanaged<nint*, void*, nint, nint, nint, int> _primitiveDescCreate;
     private readonly delegate* unmanaged<nint*, nint, int> _primitiveCreate;
     private readonly delegate* unmanaged<nint, int> _primitiveDescDestroy;
+    private readonly delegate* unmanaged<nint, int, int, void*> _queryMd;
+    private readonly delegate* unmanaged<void*, void*, int> _mdEqual;
+    private readonly delegate* unmanaged<void*, nuint> _mdSize;
+    private readonly delegate* unmanaged<nint*, void*, nint, void*, nint, nint, int> _reorderPdCreate;
     private readonly delegate* unmanaged<nint*, void*, nint, void*, int> _memoryCreate;
     private readonly delegate* unmanaged<nint, void*, int> _memorySetHandle;
     private readonly delegate* unmanaged<nint, nint, int, ExecArg*, int> _execute;
@@ -42,6 +49,10 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         _primitiveDescCreate = (delegate* unmanaged<nint*, void*, nint, nint, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_desc_create");
         _primitiveCreate = (delegate* unmanaged<nint*, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_create");
         _primitiveDescDestroy = (delegate* unmanaged<nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_desc_destroy");
+        _queryMd = (delegate* unmanaged<nint, int, int, void*>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_desc_query_md");
+        _mdEqual = (delegate* unmanaged<void*, void*, int>)NativeLibrary.GetExport(dnnl, "dnnl_memory_desc_equal");
+        _mdSize = (delegate* unmanaged<void*, nuint>)NativeLibrary.GetExport(dnnl, "dnnl_memory_desc_get_size");
+        _reorderPdCreate = (delegate* unmanaged<nint*, void*, nint, void*, nint, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_reorder_primitive_desc_create");
         _memoryCreate = (delegate* unmanaged<nint*, void*, nint, void*, int>)NativeLibrary.GetExport(dnnl, "dnnl_memory_create");
         _memorySetHandle = (delegate* unmanaged<nint, void*, int>)NativeLibrary.GetExport(dnnl, "dnnl_memory_set_data_handle");
         _execute = (delegate* unmanaged<nint, nint, int, ExecArg*, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_execute");
@@ -101,7 +112,7 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         Check(_sgemm((sbyte)'N', (sbyte)'T', m, n, k, 1f, a, lda, b, ldb, 0f, c, ldc), "dnnl_sgemm");
     }
 
-    public bool TryConv2d(float* x, int batch, int cin, int h, int w, float* weight, int cout, int kh, int kw, float* bias,
+    public bool TryConv2d(float* x, int batch, int cin, int h, int w, Tensor weights, float* weight, int cout, int kh, int kw, float* bias,
         int stride, Ops.Padding2d padding, float* y, int oh, int ow, int threads)
     {
         var state = _state ??= new ThreadState(this);
@@ -114,10 +125,18 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
             if (conv is null) return false;
             state.Convolutions[key] = conv;
         }
-        Check(_memorySetHandle(conv.Src, x), "dnnl_memory_set_data_handle");
-        Check(_memorySetHandle(conv.Weights, weight), "dnnl_memory_set_data_handle");
-        Check(_memorySetHandle(conv.Dst, y), "dnnl_memory_set_data_handle");
         var args = stackalloc ExecArg[4];
+        if (conv.SrcReorder is { } srcReorder)
+        {
+            Check(_memorySetHandle(srcReorder.Plain, x), "dnnl_memory_set_data_handle");
+            Run(state, srcReorder.Primitive, args, srcReorder.Plain, srcReorder.Blocked);
+        }
+        else
+        {
+            Check(_memorySetHandle(conv.Src, x), "dnnl_memory_set_data_handle");
+        }
+        Check(_memorySetHandle(conv.Weights, conv.WeightReorder is null ? weight : BlockedWeights(state, conv, weights, weight)), "dnnl_memory_set_data_handle");
+        if (conv.DstReorder is null) Check(_memorySetHandle(conv.Dst, y), "dnnl_memory_set_data_handle");
         args[0] = new ExecArg(ArgSrc, conv.Src);
         args[1] = new ExecArg(ArgWeights, conv.Weights);
         args[2] = new ExecArg(ArgDst, conv.Dst);
@@ -128,24 +147,71 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
             args[nargs++] = new ExecArg(ArgBias, conv.Bias);
         }
         Check(_execute(conv.Primitive, state.Stream, nargs, args), "dnnl_primitive_execute");
+        if (conv.DstReorder is { } dstReorder)
+        {
+            Check(_memorySetHandle(dstReorder.Plain, y), "dnnl_memory_set_data_handle");
+            Run(state, dstReorder.Primitive, args, dstReorder.Blocked, dstReorder.Plain);
+        }
         Check(_streamWait(state.Stream), "dnnl_stream_wait");
         return true;
     }
 
-    /// <summary>The primitive and its memory objects for one shape; null when oneDNN has no implementation for it.</summary>
+    public void Forget(Tensor weights)
+    {
+        lock (_blockedWeights) _blockedWeights.Remove(weights);
+    }
+
+    /// <summary>Weights reordered once into the layout the primitive chose, shared by all threads.</summary>
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Tensor, BlockedWeightSet> _blockedWeights = new();
+
+    private void* BlockedWeights(ThreadState state, Convolution conv, Tensor weights, float* plain)
+    {
+        var reorder = conv.WeightReorder!;
+        BlockedWeightSet set;
+        lock (_blockedWeights) set = _blockedWeights.GetOrCreateValue(weights);
+        lock (set)
+        {
+            if (set.Buffers.TryGetValue(reorder.LayoutKey, out var ready)) return (void*)ready;
+            Check(_memorySetHandle(reorder.Plain, plain), "dnnl_memory_set_data_handle");
+            var buffer = (nint)NativeMemory.AlignedAlloc((nuint)reorder.BlockedBytes, 64);
+            Check(_memorySetHandle(reorder.Blocked, (void*)buffer), "dnnl_memory_set_data_handle");
+            var args = stackalloc ExecArg[2];
+            Run(state, reorder.Primitive, args, reorder.Plain, reorder.Blocked);
+            Check(_streamWait(state.Stream), "dnnl_stream_wait");
+            set.Buffers[reorder.LayoutKey] = buffer;
+            return (void*)buffer;
+        }
+    }
+
+    private void Run(ThreadState state, nint reorder, ExecArg* args, nint from, nint to)
+    {
+        args[0] = new ExecArg(ArgSrc, from);
+        args[1] = new ExecArg(ArgDst, to);
+        Check(_execute(reorder, state.Stream, 2, args), "dnnl_primitive_execute (reorder)");
+    }
+
+    /// <summary>
+    /// The primitive for one shape, letting oneDNN choose its layouts (blocked, which its fastest
+    /// kernels need) with reorders from and to our NCHW; null when oneDNN has no implementation.
+    /// </summary>
     private Convolution? CreateConvolution(ThreadState state, ConvKey key, int oh, int ow)
     {
-        var src = Descriptor([key.Batch, key.Cin, key.H, key.W], FormatAbcd);
-        var weights = Descriptor([key.Cout, key.Cin, key.Kh, key.Kw], FormatAbcd);
+        var srcPlain = Descriptor([key.Batch, key.Cin, key.H, key.W], FormatAbcd);
+        var weightsPlain = Descriptor([key.Cout, key.Cin, key.Kh, key.Kw], FormatAbcd);
+        var dstPlain = Descriptor([key.Batch, key.Cout, oh, ow], FormatAbcd);
+        var srcAny = Descriptor([key.Batch, key.Cin, key.H, key.W], FormatAny);
+        var weightsAny = Descriptor([key.Cout, key.Cin, key.Kh, key.Kw], FormatAny);
+        var dstAny = Descriptor([key.Batch, key.Cout, oh, ow], FormatAny);
         var bias = key.HasBias ? Descriptor([key.Cout], FormatA) : null;
-        var dst = Descriptor([key.Batch, key.Cout, oh, ow], FormatAbcd);
         var desc = NativeMemory.AllocZeroed(DescriptorBytes);
+        var owned = new List<nint> { (nint)srcPlain, (nint)weightsPlain, (nint)dstPlain, (nint)srcAny, (nint)weightsAny, (nint)dstAny, (nint)desc };
+        if (bias is not null) owned.Add((nint)bias);
         try
         {
             long* strides = stackalloc long[] { key.Stride, key.Stride };
             long* padLeft = stackalloc long[] { key.Padding.Top, key.Padding.Left };
             long* padRight = stackalloc long[] { key.Padding.Bottom, key.Padding.Right };
-            Check(_convolutionDescInit(desc, ForwardInference, ConvolutionDirect, src, weights, bias, dst, strides, padLeft, padRight), "dnnl_convolution_forward_desc_init");
+            Check(_convolutionDescInit(desc, ForwardInference, ConvolutionDirect, srcAny, weightsAny, bias, dstAny, strides, padLeft, padRight), "dnnl_convolution_forward_desc_init");
             nint pd, primitive;
             const int Unimplemented = 3;
             int status = _primitiveDescCreate(&pd, desc, 0, state.Engine, 0);
@@ -154,22 +220,54 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
             try
             {
                 Check(_primitiveCreate(&primitive, pd), "dnnl_primitive_create");
+                var srcChosen = _queryMd(pd, QuerySrcMd, 0);
+                var weightsChosen = _queryMd(pd, QueryWeightsMd, 0);
+                var dstChosen = _queryMd(pd, QueryDstMd, 0);
+                var srcReorder = _mdEqual(srcChosen, srcPlain) != 0 ? null : Reorder(state, srcPlain, srcChosen, allocateBlocked: true);
+                var dstReorder = _mdEqual(dstChosen, dstPlain) != 0 ? null : Reorder(state, dstChosen, dstPlain, allocateBlocked: true, blockedIsSource: true);
+                var weightReorder = _mdEqual(weightsChosen, weightsPlain) != 0 ? null : Reorder(state, weightsPlain, weightsChosen, allocateBlocked: false);
+                return new Convolution(primitive,
+                    srcReorder?.Blocked ?? Memory(state, srcPlain),
+                    Memory(state, weightsChosen),
+                    bias is null ? 0 : Memory(state, bias),
+                    dstReorder?.Blocked ?? Memory(state, dstPlain),
+                    srcReorder, dstReorder, weightReorder);
             }
             finally
             {
                 _primitiveDescDestroy(pd);
             }
-            // Memory objects copy their descriptors, so the buffers can go.
-            return new Convolution(primitive, Memory(state, src), Memory(state, weights), bias is null ? 0 : Memory(state, bias), Memory(state, dst));
         }
         finally
         {
-            NativeMemory.Free(desc);
-            NativeMemory.Free(src);
-            NativeMemory.Free(weights);
-            if (bias is not null) NativeMemory.Free(bias);
-            NativeMemory.Free(dst);
+            foreach (var p in owned) NativeMemory.Free((void*)p);
         }
+    }
+
+    /// <summary>
+    /// A reorder between our plain layout and the primitive's; the blocked side gets its own buffer
+    /// when <paramref name="allocateBlocked"/> (activations), or a buffer per weight tensor later.
+    /// </summary>
+    private ReorderStep Reorder(ThreadState state, void* from, void* to, bool allocateBlocked, bool blockedIsSource = false)
+    {
+        nint pd, primitive;
+        Check(_reorderPdCreate(&pd, from, state.Engine, to, state.Engine, 0), "dnnl_reorder_primitive_desc_create");
+        try
+        {
+            Check(_primitiveCreate(&primitive, pd), "dnnl_primitive_create (reorder)");
+        }
+        finally
+        {
+            _primitiveDescDestroy(pd);
+        }
+        var blockedDesc = blockedIsSource ? from : to;
+        long bytes = (long)_mdSize(blockedDesc);
+        var plain = Memory(state, blockedIsSource ? to : from);
+        var blocked = Memory(state, blockedDesc);
+        if (allocateBlocked) Check(_memorySetHandle(blocked, NativeMemory.AlignedAlloc((nuint)bytes, 64)), "dnnl_memory_set_data_handle");
+        // Weights in the same blocked layout can be shared whatever shape of activation they meet.
+        var layout = new ReadOnlySpan<byte>(blockedDesc, MemoryDescBytes).ToArray();
+        return new ReorderStep(primitive, plain, blocked, bytes, Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(layout)));
     }
 
     private void* Descriptor(long[] dims, int tag)
@@ -193,7 +291,15 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
 
     private readonly record struct ConvKey(int Batch, int Cin, int H, int W, int Cout, int Kh, int Kw, bool HasBias, int Stride, Ops.Padding2d Padding, int Threads);
 
-    private sealed record Convolution(nint Primitive, nint Src, nint Weights, nint Bias, nint Dst);
+    private sealed record Convolution(nint Primitive, nint Src, nint Weights, nint Bias, nint Dst, ReorderStep? SrcReorder, ReorderStep? DstReorder, ReorderStep? WeightReorder);
+
+    /// <summary>A reorder primitive with its plain and blocked memory objects.</summary>
+    private sealed record ReorderStep(nint Primitive, nint Plain, nint Blocked, long BlockedBytes, string LayoutKey);
+
+    private sealed class BlockedWeightSet
+    {
+        public Dictionary<string, nint> Buffers { get; } = new();
+    }
 
     [StructLayout(LayoutKind.Sequential)]
     private readonly struct ExecArg(int arg, nint memory)

@@ -42,5 +42,11 @@ public class Conv2d : Module
         if (Bias is not null) yield return ("bias", Bias);
     }
 
+    /// <summary>New weights: a backend's copy in its own layout is stale.</summary>
+    protected internal override void OnParametersLoaded()
+    {
+        if (Compute.ComputeBackends.Current is Compute.IConvolutionBackend direct) direct.Forget(Weight);
+    }
+
     public virtual Tensor Forward(Tensor x) => Ops.Ops.Conv2d(x, Weight, Bias, Stride, Padding2d.Same(Padding));
 }

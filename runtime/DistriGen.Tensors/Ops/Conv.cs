@@ -36,7 +36,7 @@ public static partial class Ops
         if (ComputeBackends.Current is IConvolutionBackend direct)
         {
             fixed (float* px = x.Span, pw = weight.Span, py = y.Span, pb = bias is null ? default : bias.Span)
-                if (direct.TryConv2d(px, batch, cin, h, w, pw, cout, kh, kw, bias is null ? null : pb, stride, pad, py, oh, ow, ComputeThreads.Current))
+                if (direct.TryConv2d(px, batch, cin, h, w, weight, pw, cout, kh, kw, bias is null ? null : pb, stride, pad, py, oh, ow, ComputeThreads.Current))
                     return y;
         }
         bool pointwise = kh == 1 && kw == 1 && stride == 1 && pad == default;
