@@ -128,6 +128,7 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         var args = stackalloc ExecArg[4];
         if (conv.SrcReorder is { } srcReorder)
         {
+            Check(_memorySetHandle(srcReorder.Blocked, state.Scratch(0, srcReorder.BlockedBytes)), "dnnl_memory_set_data_handle");
             Check(_memorySetHandle(srcReorder.Plain, x), "dnnl_memory_set_data_handle");
             Run(state, srcReorder.Primitive, args, srcReorder.Plain, srcReorder.Blocked);
         }
@@ -137,6 +138,7 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         }
         Check(_memorySetHandle(conv.Weights, conv.WeightReorder is null ? weight : BlockedWeights(state, conv, weights, weight)), "dnnl_memory_set_data_handle");
         if (conv.DstReorder is null) Check(_memorySetHandle(conv.Dst, y), "dnnl_memory_set_data_handle");
+        else Check(_memorySetHandle(conv.DstReorder.Blocked, state.Scratch(1, conv.DstReorder.BlockedBytes)), "dnnl_memory_set_data_handle");
         args[0] = new ExecArg(ArgSrc, conv.Src);
         args[1] = new ExecArg(ArgWeights, conv.Weights);
         args[2] = new ExecArg(ArgDst, conv.Dst);
@@ -223,9 +225,9 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
                 var srcChosen = _queryMd(pd, QuerySrcMd, 0);
                 var weightsChosen = _queryMd(pd, QueryWeightsMd, 0);
                 var dstChosen = _queryMd(pd, QueryDstMd, 0);
-                var srcReorder = _mdEqual(srcChosen, srcPlain) != 0 ? null : Reorder(state, srcPlain, srcChosen, allocateBlocked: true);
-                var dstReorder = _mdEqual(dstChosen, dstPlain) != 0 ? null : Reorder(state, dstChosen, dstPlain, allocateBlocked: true, blockedIsSource: true);
-                var weightReorder = _mdEqual(weightsChosen, weightsPlain) != 0 ? null : Reorder(state, weightsPlain, weightsChosen, allocateBlocked: false);
+                var srcReorder = _mdEqual(srcChosen, srcPlain) != 0 ? null : Reorder(state, srcPlain, srcChosen);
+                var dstReorder = _mdEqual(dstChosen, dstPlain) != 0 ? null : Reorder(state, dstChosen, dstPlain, blockedIsSource: true);
+                var weightReorder = _mdEqual(weightsChosen, weightsPlain) != 0 ? null : Reorder(state, weightsPlain, weightsChosen);
                 return new Convolution(primitive,
                     srcReorder?.Blocked ?? Memory(state, srcPlain),
                     Memory(state, weightsChosen),
@@ -245,10 +247,10 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
     }
 
     /// <summary>
-    /// A reorder between our plain layout and the primitive's; the blocked side gets its own buffer
-    /// when <paramref name="allocateBlocked"/> (activations), or a buffer per weight tensor later.
+    /// A reorder between our plain layout and the primitive's. The blocked side's memory is set per
+    /// call: the thread's scratch for activations, the shared reordered copy for weights.
     /// </summary>
-    private ReorderStep Reorder(ThreadState state, void* from, void* to, bool allocateBlocked, bool blockedIsSource = false)
+    private ReorderStep Reorder(ThreadState state, void* from, void* to, bool blockedIsSource = false)
     {
         nint pd, primitive;
         Check(_reorderPdCreate(&pd, from, state.Engine, to, state.Engine, 0), "dnnl_reorder_primitive_desc_create");
@@ -264,7 +266,6 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         long bytes = (long)_mdSize(blockedDesc);
         var plain = Memory(state, blockedIsSource ? to : from);
         var blocked = Memory(state, blockedDesc);
-        if (allocateBlocked) Check(_memorySetHandle(blocked, NativeMemory.AlignedAlloc((nuint)bytes, 64)), "dnnl_memory_set_data_handle");
         // Weights in the same blocked layout can be shared whatever shape of activation they meet.
         var layout = new ReadOnlySpan<byte>(blockedDesc, MemoryDescBytes).ToArray();
         return new ReorderStep(primitive, plain, blocked, bytes, Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(layout)));
@@ -323,5 +324,15 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         public nint Engine { get; }
         public nint Stream { get; }
         public Dictionary<ConvKey, Convolution> Convolutions { get; } = new();
+
+        // Blocked activations in and out of a convolution: two buffers per thread, grown to the
+        // largest layer. Pinned managed arrays, so they go with the thread's state when it ends.
+        private readonly byte[][] _scratch = [[], []];
+
+        public void* Scratch(int slot, long bytes)
+        {
+            if (_scratch[slot].Length < bytes) _scratch[slot] = GC.AllocateUninitializedArray<byte>(checked((int)bytes + 64), pinned: true);
+            fixed (byte* p = _scratch[slot]) return (void*)(((nint)p + 63) & ~(nint)63);
+        }
     }
 }
