@@ -13,7 +13,8 @@ public static class TensorMemory
     private static long _liveBytes;
     private static long _peakLiveBytes;
 
-    public static long MaxPooledBytes { get; set; } = 8L << 30;
+    /// <summary>The most bytes kept for reuse: a quarter of the memory available to the process, at most 8 GiB.</summary>
+    public static long MaxPooledBytes { get; set; } = Math.Min(8L << 30, GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 4);
 
     /// <summary>Bytes held by live tensors now.</summary>
     public static long LiveBytes => Interlocked.Read(ref _liveBytes);
