@@ -89,25 +89,15 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
 
     public void Gemm(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads)
     {
-        if (m == 0 || n == 0) return;
-        if (k == 0)
-        {
-            // An empty sum: dnnl_sgemm leaves C untouched.
-            if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
-            return;
-        }
+        // dnnl_sgemm leaves C untouched for an empty sum.
+        if (EmptyProducts.Handled(m, n, k, c, ldc, accumulate)) return;
         _ompSetNumThreads(threads);
         Check(_sgemm((sbyte)'N', (sbyte)'N', m, n, k, 1f, a, lda, b, ldb, accumulate ? 1f : 0f, c, ldc), "dnnl_sgemm");
     }
 
     public void GemmTransposedB(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, int threads)
     {
-        if (m == 0 || n == 0) return;
-        if (k == 0)
-        {
-            for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
-            return;
-        }
+        if (EmptyProducts.Handled(m, n, k, c, ldc, accumulate: false)) return;
         _ompSetNumThreads(threads);
         Check(_sgemm((sbyte)'N', (sbyte)'T', m, n, k, 1f, a, lda, b, ldb, 0f, c, ldc), "dnnl_sgemm");
     }

@@ -41,12 +41,7 @@ public sealed unsafe class OpenBlasBackend : IComputeBackend, ITransposedGemmBac
     public void GemmTransposedB(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, int threads)
     {
         const int RowMajor = 101, NoTrans = 111, Trans = 112;
-        if (m == 0 || n == 0) return;
-        if (k == 0)
-        {
-            for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
-            return;
-        }
+        if (EmptyProducts.Handled(m, n, k, c, ldc, accumulate: false)) return;
         // Rows of the output (tokens) are split over the threads; each part reads all of B.
         int parts = Math.Max(1, Math.Min(threads, m / 16));
         nint pa = (nint)a, pb = (nint)b, pc = (nint)c;
@@ -61,14 +56,9 @@ public sealed unsafe class OpenBlasBackend : IComputeBackend, ITransposedGemmBac
 
     public void Gemm(int m, int n, int k, float* a, int lda, float* b, int ldb, float* c, int ldc, bool accumulate, int threads)
     {
-        if (m == 0 || n == 0) return;
         const int RowMajor = 101, NoTrans = 111;
         float beta = accumulate ? 1f : 0f;
-        if (k == 0)
-        {
-            if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
-            return;
-        }
+        if (EmptyProducts.Handled(m, n, k, c, ldc, accumulate)) return;
         // Split the larger of the two output dimensions into one piece per thread.
         int parts = Math.Max(1, Math.Min(threads, Math.Max(m, n) / 32));
         bool splitColumns = n >= m;

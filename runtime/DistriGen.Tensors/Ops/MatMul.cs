@@ -29,42 +29,35 @@ public static partial class Ops
     /// </summary>
     public static unsafe Tensor Linear(Tensor x, Tensor weightT, Tensor? bias)
     {
-        const string op = "linear";
-        int k = x.Dim(-1), n = weightT.Dim(1);
-        Shapes.Check(weightT.Rank == 2 && weightT.Dim(0) == k, op, () => $"input {Tensor.Format(x.Shape)} has {k} features but the transposed weight {Tensor.Format(weightT.Shape)} takes {weightT.Dim(0)}.");
-        Shapes.Check(bias is null || bias.Length == weightT.Dim(1), op, () => $"bias {Tensor.Format(bias!.Shape)} of a layer applied to {Tensor.Format(x.Shape)} does not match the transposed weight {Tensor.Format(weightT.Shape)}.");
-        var shape = (int[])x.Shape.Clone();
-        shape[^1] = n;
-        if (Tensor.AnyMeta(x, weightT, bias)) return Tensor.Meta(shape);
-        var y = Tensor.Empty(shape);
-        int m = x.Length / Math.Max(k, 1);
-        using (OpProfiler.Measure(OpCategory.MatMul, 2L * m * n * k))
-        fixed (float* px = x.Span, pw = weightT.Span, py = y.Span)
-            ComputeBackends.Current.Gemm(m, n, k, px, k, pw, n, py, n, false, ComputeThreads.Current);
-        if (bias is not null)
-        {
-            var ys = y.Span;
-            var bs = bias.Span;
-            for (int i = 0; i < m; i++) System.Numerics.Tensors.TensorPrimitives.Add(ys.Slice(i * n, n), bs, ys.Slice(i * n, n));
-        }
-        return y;
+        int k = x.Dim(-1);
+        Shapes.Check(weightT.Rank == 2 && weightT.Dim(0) == k, "linear", () => $"input {Tensor.Format(x.Shape)} has {k} features but the transposed weight {Tensor.Format(weightT.Shape)} takes {weightT.Dim(0)}.");
+        return LinearProduct(x, weightT, weightT.Dim(1), bias, static (m, n, k, px, pw, py) =>
+            ComputeBackends.Current.Gemm(m, n, k, px, k, pw, n, py, n, false, ComputeThreads.Current));
     }
 
     /// <summary>x (..., K) · weight (N, K)ᵀ + bias (N) on a backend that multiplies by a transposed matrix directly.</summary>
     public static unsafe Tensor LinearTransposed(Tensor x, Tensor weight, Tensor? bias, ITransposedGemmBackend backend)
     {
-        const string op = "linear";
-        int k = x.Dim(-1), n = weight.Dim(0);
-        Shapes.Check(weight.Rank == 2 && weight.Dim(1) == k, op, () => $"input {Tensor.Format(x.Shape)} has {k} features but the weight {Tensor.Format(weight.Shape)} takes {weight.Dim(1)}.");
-        Shapes.Check(bias is null || bias.Length == n, op, () => $"bias {Tensor.Format(bias!.Shape)} of a layer applied to {Tensor.Format(x.Shape)} does not match the weight {Tensor.Format(weight.Shape)}.");
+        int k = x.Dim(-1);
+        Shapes.Check(weight.Rank == 2 && weight.Dim(1) == k, "linear", () => $"input {Tensor.Format(x.Shape)} has {k} features but the weight {Tensor.Format(weight.Shape)} takes {weight.Dim(1)}.");
+        return LinearProduct(x, weight, weight.Dim(0), bias, (m, n, k, px, pw, py) =>
+            backend.GemmTransposedB(m, n, k, px, k, pw, k, py, n, ComputeThreads.Current));
+    }
+
+    private unsafe delegate void Product(int m, int n, int k, float* x, float* weight, float* y);
+
+    /// <summary>The part both linear forms share: output shape, bias check, meta, the product, the bias.</summary>
+    private static unsafe Tensor LinearProduct(Tensor x, Tensor weight, int n, Tensor? bias, Product product)
+    {
+        Shapes.Check(bias is null || bias.Length == n, "linear", () => $"bias {Tensor.Format(bias!.Shape)} of a layer applied to {Tensor.Format(x.Shape)} does not match the weight {Tensor.Format(weight.Shape)}.");
         var shape = (int[])x.Shape.Clone();
         shape[^1] = n;
         if (Tensor.AnyMeta(x, weight, bias)) return Tensor.Meta(shape);
         var y = Tensor.Empty(shape);
-        int m = x.Length / Math.Max(k, 1);
+        int k = x.Dim(-1), m = x.Length / Math.Max(k, 1);
         using (OpProfiler.Measure(OpCategory.MatMul, 2L * m * n * k))
         fixed (float* px = x.Span, pw = weight.Span, py = y.Span)
-            backend.GemmTransposedB(m, n, k, px, k, pw, k, py, n, ComputeThreads.Current);
+            product(m, n, k, px, pw, py);
         if (bias is not null)
         {
             var ys = y.Span;
