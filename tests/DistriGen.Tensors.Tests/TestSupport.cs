@@ -99,7 +99,7 @@ internal sealed class TempDirectory : IDisposable
 /// <summary>Runs code on a named compute backend and puts the previous one back.</summary>
 internal static class Backends
 {
-    public static readonly TheoryData<string> Names = new() { "managed", "openblas", "onednn" };
+    public static readonly TheoryData<string> Names = new() { "managed", "openblas", "onednn", "onednn-winograd" };
 
     /// <summary>The backend called <paramref name="name"/>, or null when this machine does not have its library.</summary>
     public static Compute.IComputeBackend? Get(string name) => name switch
@@ -107,6 +107,7 @@ internal static class Backends
         "managed" => Compute.ManagedBackend.Instance,
         "openblas" => Compute.OpenBlasBackend.TryLoad(out _),
         "onednn" => Compute.DnnlBackend.TryLoad(out _),
+        "onednn-winograd" => Compute.DnnlBackend.TryLoad(out _, winograd: true),
         _ => throw new ArgumentException(name),
     };
 

@@ -1,3 +1,5 @@
+using DistriGen.Tensors;
+
 namespace DistriGen.Runtime.Communication;
 
 /// <summary>One rank of an <see cref="InProcessWorld"/>: ranks are threads of one process.</summary>
@@ -34,9 +36,16 @@ public sealed class InProcessCommunicator : CommunicatorBase
     {
         CheckPeer(peer);
         var message = _world.Take(_group, peer, Rank, tag, _worldRanks[Rank], _worldRanks[peer]);
-        if (message.Length != destination.Length)
-            throw new InvalidOperationException($"Rank {Rank} expected {destination.Length} values from rank {peer} (tag {tag}) but got {message.Length}: the ranks are out of step.");
-        message.CopyTo(destination);
+        try
+        {
+            if (message.Length != destination.Length)
+                throw new InvalidOperationException($"Rank {Rank} expected {destination.Length} values from rank {peer} (tag {tag}) but got {message.Length}: the ranks are out of step.");
+            message.CopyTo(destination);
+        }
+        finally
+        {
+            TensorMemory.Return(message);
+        }
     }
 
     public override ICommunicator Split(int color, int key)

@@ -1,3 +1,5 @@
+using DistriGen.Tensors;
+
 namespace DistriGen.Runtime.Communication;
 
 /// <summary>
@@ -29,7 +31,9 @@ public sealed class InProcessWorld
 
     internal void Post(string group, int from, int to, long tag, ReadOnlySpan<float> data)
     {
-        var copy = data.ToArray();
+        // Pooled: the receiver gives the message back once it has copied it out.
+        var copy = TensorMemory.Rent(data.Length);
+        data.CopyTo(copy);
         Interlocked.Add(ref _bytesSent, 4L * copy.Length);
         lock (_gate)
         {

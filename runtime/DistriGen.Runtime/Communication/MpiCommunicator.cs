@@ -12,7 +12,10 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
 {
     private readonly MpiLibrary _mpi;
     private readonly nint _comm;
-    private readonly List<(nint Request, nint Buffer)> _pendingSends = [];
+    private readonly List<(nint Request, nint Buffer, int Floats)> _pendingSends = [];
+    // Native buffers by size in floats, reused: every step sends and receives the same sizes, and a
+    // fresh allocation of that size is a fresh mapping whose pages the kernel zeroes again.
+    private readonly Dictionary<int, Stack<nint>> _freeBuffers = [];
     private long _bytesSent;
 
     internal MpiCommunicator(MpiLibrary mpi, nint comm, TimeSpan timeout)
@@ -36,21 +39,21 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
     public override void Send(int peer, long tag, ReadOnlySpan<float> data)
     {
         CompleteSends(wait: false);
-        nint buffer = (nint)NativeMemory.Alloc((nuint)Math.Max(1, data.Length * 4));
+        nint buffer = RentBuffer(data.Length);
         data.CopyTo(new Span<float>((void*)buffer, data.Length));
         nint request;
         Check(_mpi.Isend((void*)buffer, data.Length, _mpi.Float, peer, MpiTag(tag), _comm, &request), "MPI_Isend");
-        _pendingSends.Add((request, buffer));
+        _pendingSends.Add((request, buffer, data.Length));
         Interlocked.Add(ref _bytesSent, 4L * data.Length);
     }
 
     public override void Receive(int peer, long tag, Span<float> destination)
     {
         // Receive into native memory: if the wait times out, the pending MPI_Irecv never writes into the managed heap.
-        nint buffer = (nint)NativeMemory.Alloc((nuint)Math.Max(4, destination.Length * 4 + 4));
+        // One element more than expected, so a longer message shows up as a count mismatch instead of an MPI error.
+        nint buffer = RentBuffer(destination.Length + 1);
         try
         {
-            // One element more than expected, so a longer message shows up as a count mismatch instead of an MPI error.
             nint request;
             Check(_mpi.Irecv((void*)buffer, destination.Length + 1, _mpi.Float, peer, MpiTag(tag), _comm, &request), "MPI_Irecv");
             var status = stackalloc byte[StatusBytes];
@@ -61,10 +64,13 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
                 throw new InvalidOperationException($"Rank {Rank} expected {destination.Length} values from rank {peer} (tag {tag}) but got {count}: the ranks are out of step.");
             new ReadOnlySpan<float>((void*)buffer, count).CopyTo(destination);
         }
-        finally
+        catch
         {
+            // A timed-out receive may still be pending on the buffer: it is never reused.
             NativeMemory.Free((void*)buffer);
+            throw;
         }
+        ReturnBuffer(buffer, destination.Length + 1);
         CompleteSends(wait: false);
     }
 
@@ -98,6 +104,9 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
     public override void Dispose()
     {
         CompleteSends(wait: true);
+        foreach (var buffers in _freeBuffers.Values)
+            foreach (var buffer in buffers) NativeMemory.Free((void*)buffer);
+        _freeBuffers.Clear();
         if (_comm != _mpi.World)
         {
             nint comm = _comm;
@@ -110,7 +119,7 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
     {
         for (int i = _pendingSends.Count - 1; i >= 0; i--)
         {
-            var (request, buffer) = _pendingSends[i];
+            var (request, buffer, floats) = _pendingSends[i];
             if (wait) Wait(&request, null, $"rank {Rank}: a send did not complete within {Timeout.TotalSeconds:0.#} s");
             else
             {
@@ -118,9 +127,18 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
                 Check(_mpi.Test(&request, &done, null), "MPI_Test");
                 if (done == 0) continue;
             }
-            NativeMemory.Free((void*)buffer);
+            ReturnBuffer(buffer, floats);
             _pendingSends.RemoveAt(i);
         }
+    }
+
+    private nint RentBuffer(int floats) =>
+        _freeBuffers.TryGetValue(floats, out var free) && free.TryPop(out var buffer) ? buffer : (nint)NativeMemory.Alloc((nuint)Math.Max(4, 4L * floats));
+
+    private void ReturnBuffer(nint buffer, int floats)
+    {
+        if (!_freeBuffers.TryGetValue(floats, out var free)) _freeBuffers[floats] = free = new Stack<nint>();
+        free.Push(buffer);
     }
 
     /// <summary>Polls a request until it completes (filling <paramref name="status"/> when given) or the timeout passes.</summary>
@@ -138,9 +156,9 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
                 _mpi.Cancel(request);
                 throw new CommunicationTimeoutException(timeoutMessage + ".");
             }
-            // Spin briefly, then yield the core to the compute threads.
-            if (spinner.NextSpinWillYield) Thread.Sleep(1);
-            else spinner.SpinOnce();
+            // Large messages move in fragments, each only when a rank calls into MPI, so keep polling;
+            // yield (never sleep) so a thread that has work still gets the core.
+            spinner.SpinOnce(sleep1Threshold: -1);
         }
     }
 

@@ -46,7 +46,7 @@ public sealed class PatchParallelRun : IDisposable
         int groups = SplitBatch ? 2 : 1;
         int perGroup = World.Size / groups;
         var counts = Enumerable.Range(0, World.Size).Select(r => bandBatch * c * layout.Rows(r % perGroup) * w).ToArray();
-        var all = new float[counts.Sum()];
+        var all = TensorMemory.Rent(counts.Sum());
         using (OpProfiler.Measure(OpCategory.Communication))
             World.AllGather(band.Span, counts, all);
         var full = Tensor.Empty(bandBatch * groups, c, layout.LatentHeight, w);
@@ -63,6 +63,7 @@ public sealed class PatchParallelRun : IDisposable
                 }
             offset += counts[r];
         }
+        TensorMemory.Return(all);
         return full;
     }
 

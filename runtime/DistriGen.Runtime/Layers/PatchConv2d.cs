@@ -26,9 +26,7 @@ internal sealed class PatchConv2d(Conv2d source, PatchContext context, string pa
         if (x.IsMeta) return base.Forward(x);
 
         // Our top rows go to the band above, our bottom rows to the band below.
-        using var top = hasUp ? Ops.SliceRows(x, 0, p) : null;
-        using var bottom = hasDown ? Ops.SliceRows(x, h - p, h) : null;
-        ReadOnlyMemory<float> Fresh(int peer) => (peer == up ? top! : bottom!).Buffer.AsMemory(0, haloValues);
+        void Fresh(int peer, Span<float> destination) => CopyRows(x, peer == up ? 0 : h - p, p, destination);
 
         var scheduler = context.Scheduler;
         using var padded = Tensor.Empty(batch, channels, h + 2 * p, w);
@@ -47,9 +45,21 @@ internal sealed class PatchConv2d(Conv2d source, PatchContext context, string pa
         int Neighbours(int peer) => peer == up || peer == down ? haloValues : 0;
     }
 
+    /// <summary>Rows [<paramref name="first"/>, first + count) of every (batch, channel) plane, plane after plane.</summary>
+    private static void CopyRows(Tensor x, int first, int count, Span<float> destination)
+    {
+        int planes = x.Dim(0) * x.Dim(1), h = x.Dim(2), w = x.Dim(3);
+        if (destination.Length != planes * count * w)
+            throw new InvalidOperationException($"A message of {destination.Length} values cannot hold {count} rows of {planes} planes × {w} columns: the registered size does not match.");
+        var src = x.Span;
+        for (int i = 0; i < planes; i++)
+            src.Slice((i * h + first) * w, count * w).CopyTo(destination.Slice(i * count * w, count * w));
+    }
+
     /// <summary>Stacks [halo above | band | halo below] per (batch, channel) plane; a missing halo is zeros.</summary>
     private static void Assemble(Tensor padded, Tensor band, ReadOnlySpan<float> above, ReadOnlySpan<float> below, int p)
     {
+        using var _ = OpProfiler.Measure(OpCategory.Layout);
         int planes = band.Dim(0) * band.Dim(1), h = band.Dim(2), w = band.Dim(3);
         var dst = padded.Span;
         var src = band.Span;

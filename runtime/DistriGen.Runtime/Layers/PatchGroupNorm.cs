@@ -42,7 +42,7 @@ internal sealed class PatchGroupNorm(Tensors.Nn.GroupNorm source, PatchContext c
         GroupStatistics stats;
         if (scheduler.IsSync || GnMode == GroupNormMode.Exact)
         {
-            context.Cache.Exchange(_slot, _ => wire);
+            context.Cache.Exchange(_slot, (_, destination) => wire.Span.CopyTo(destination));
             stats = Combine(local, p => context.Cache.Current(_slot, p), fresh);
         }
         else if (GnMode == GroupNormMode.Separate)
@@ -54,7 +54,7 @@ internal sealed class PatchGroupNorm(Tensors.Nn.GroupNorm source, PatchContext c
             stats = GnMode == GroupNormMode.Stale
                 ? Combine(local, p => context.Cache.Previous(_slot, p), fresh)
                 : Corrected(local, Combine(local, p => context.Cache.Previous(_slot, p), _ownPrevious!));
-            if (!scheduler.IsLastStep) context.Cache.Publish(_slot, _ => wire);
+            if (!scheduler.IsLastStep) context.Cache.Publish(_slot, (_, destination) => wire.Span.CopyTo(destination));
         }
         _ownPrevious = fresh;
         return Ops.GroupNormApply(x, stats, Weight, Bias, Eps, activation);

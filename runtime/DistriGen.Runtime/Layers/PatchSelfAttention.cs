@@ -29,17 +29,16 @@ internal sealed class PatchSelfAttention(Attention source, PatchContext context,
         bool pcppWindow = context.Mode == ParallelMode.Pcpp && !scheduler.IsSync;
 
         var parts = new List<(int Peer, int Tokens, int Offset)>();
-        ReadOnlyMemory<float> Own(int t0, int tokens) => PackTokens(k, v, t0, tokens);
 
         if (!pcppWindow)
         {
-            var own = Own(0, g.Tokens[rank]);
-            if (scheduler.IsSync) context.Cache.Exchange(g.FullSlot, _ => own);
+            void Own(int _, Span<float> destination) => PackTokens(k, v, 0, g.Tokens[rank], destination);
+            if (scheduler.IsSync) context.Cache.Exchange(g.FullSlot, Own);
             for (int p = 0; p < context.Size; p++) parts.Add((p, g.Tokens[p], 0));
             using var kFull = Tensor.Empty(batch, g.Tokens.Sum(), channels);
             using var vFull = Tensor.Empty(batch, g.Tokens.Sum(), channels);
             Gather(kFull, vFull, k, v, parts, p => scheduler.IsSync ? context.Cache.Current(g.FullSlot, p) : context.Cache.Previous(g.FullSlot, p));
-            if (!scheduler.IsSync && !scheduler.IsLastStep) context.Cache.Publish(g.FullSlot, _ => own);
+            if (!scheduler.IsSync && !scheduler.IsLastStep) context.Cache.Publish(g.FullSlot, Own);
             return Attend(q, kFull, vFull);
         }
 
@@ -57,9 +56,7 @@ internal sealed class PatchSelfAttention(Attention source, PatchContext context,
         if (!scheduler.IsLastStep)
         {
             int mine = g.WindowRows[rank] * g.Width;
-            var toUp = Own(0, mine);
-            var toDown = Own(g.Tokens[rank] - mine, mine);
-            context.Cache.Publish(g.WindowSlot, p => p == up ? toUp : toDown);
+            context.Cache.Publish(g.WindowSlot, (p, destination) => PackTokens(k, v, p == up ? 0 : g.Tokens[rank] - mine, mine, destination));
         }
         return Attend(q, kWin, vWin);
     }
@@ -97,16 +94,16 @@ internal sealed class PatchSelfAttention(Attention source, PatchContext context,
     }
 
     /// <summary>Tokens [t0, t0 + count) of k then of v, batch by batch: [k b0 | k b1 | … | v b0 | v b1 | …].</summary>
-    private static ReadOnlyMemory<float> PackTokens(Tensor k, Tensor v, int t0, int count)
+    private static void PackTokens(Tensor k, Tensor v, int t0, int count, Span<float> packed)
     {
         int batch = k.Dim(0), n = k.Dim(1), c = k.Dim(2);
-        var packed = new float[2 * batch * count * c];
+        if (packed.Length != 2 * batch * count * c)
+            throw new InvalidOperationException($"A message of {packed.Length} values cannot hold keys and values of {count} tokens × {c} channels × batch {batch}: the registered size does not match.");
         for (int b = 0; b < batch; b++)
         {
-            k.Span.Slice((b * n + t0) * c, count * c).CopyTo(packed.AsSpan(b * count * c));
-            v.Span.Slice((b * n + t0) * c, count * c).CopyTo(packed.AsSpan((batch + b) * count * c));
+            k.Span.Slice((b * n + t0) * c, count * c).CopyTo(packed.Slice(b * count * c));
+            v.Span.Slice((b * n + t0) * c, count * c).CopyTo(packed.Slice((batch + b) * count * c));
         }
-        return packed;
     }
 
     private Geometry Register(Tensor x)

@@ -1,3 +1,5 @@
+using DistriGen.Tensors;
+using DistriGen.Tensors.Ops;
 using System.Runtime.InteropServices;
 
 namespace DistriGen.Runtime;
@@ -22,6 +24,9 @@ public enum SlotSchedule
     /// <summary>Only after warmup, asynchronously (PCPP's attention window).</summary>
     AsyncOnly,
 }
+
+/// <summary>Writes a point's fresh values for <paramref name="peer"/> into <paramref name="destination"/>, which holds exactly the registered count.</summary>
+public delegate void PointWriter(int peer, Span<float> destination);
 
 /// <summary>
 /// DistriFusion's communication manager. The first step registers every communication point in
@@ -138,20 +143,29 @@ public sealed class ActivationCache
     }
 
     /// <summary>
-    /// Synchronous exchange at this step: sends <paramref name="fresh"/>(p) to every peer p with a
-    /// non-zero count and waits for theirs; the received data is also kept for the next step.
+    /// Synchronous exchange at this step: sends what <paramref name="write"/> writes for each peer p
+    /// with a non-zero count and waits for theirs; the received data is also kept for the next step.
     /// </summary>
-    public void Exchange(int slotId, Func<int, ReadOnlyMemory<float>> fresh)
+    public void Exchange(int slotId, PointWriter write)
     {
+        using var _ = OpProfiler.Measure(OpCategory.Communication);
         var s = _slots[slotId];
         long tag = Tag(_scheduler.Step, slotId, bucket: false);
         for (int p = 0; p < _comm.Size; p++)
         {
-            if (s.SendCounts[p] == 0) continue;
-            var data = fresh(p).Span;
-            if (data.Length != s.SendCounts[p]) throw new InvalidOperationException($"'{s.Path}' registered {s.SendCounts[p]} values for rank {p} but sends {data.Length}.");
-            _comm.Send(p, tag, data);
-            Interlocked.Add(ref _bytesByKind[(int)s.Kind], 4L * data.Length);
+            int count = s.SendCounts[p];
+            if (count == 0) continue;
+            var message = TensorMemory.Rent(count);
+            try
+            {
+                write(p, message);
+                _comm.Send(p, tag, message);
+            }
+            finally
+            {
+                TensorMemory.Return(message);
+            }
+            Interlocked.Add(ref _bytesByKind[(int)s.Kind], 4L * count);
         }
         for (int p = 0; p < _comm.Size; p++)
         {
@@ -173,6 +187,7 @@ public sealed class ActivationCache
         {
             if (s.AsyncIndex < 0) throw new InvalidOperationException($"'{s.Path}' is exchanged only synchronously; it has no data of step {wanted} from rank {peer}.");
             Seal();
+            using var _ = OpProfiler.Measure(OpCategory.Communication);
             ReceiveBucket(s.AsyncIndex / _bucketSize, peer, wanted);
         }
         if (s.ReceivedStep[peer] != wanted)
@@ -181,20 +196,19 @@ public sealed class ActivationCache
     }
 
     /// <summary>
-    /// Copies this point's fresh data for each peer into the send buffers; when the bucket is complete
-    /// it is sent (asynchronously: the send returns once the data is copied).
+    /// Has this point's fresh data for each peer written straight into its slot of the send buffers;
+    /// when the bucket is complete it is sent (asynchronously: the send returns once the data is copied).
     /// </summary>
-    public void Publish(int slotId, Func<int, ReadOnlyMemory<float>> fresh)
+    public void Publish(int slotId, PointWriter write)
     {
         Seal();
+        using var _ = OpProfiler.Measure(OpCategory.Communication);
         var s = _slots[slotId];
         if (s.AsyncIndex < 0) throw new InvalidOperationException($"'{s.Path}' was registered as synchronous only.");
         for (int p = 0; p < _comm.Size; p++)
         {
             if (s.SendCounts[p] == 0) continue;
-            var data = fresh(p).Span;
-            if (data.Length != s.SendCounts[p]) throw new InvalidOperationException($"'{s.Path}' registered {s.SendCounts[p]} values for rank {p} but sends {data.Length}.");
-            data.CopyTo(_sendBuffers![p].AsSpan(s.SendOffset[p], s.SendCounts[p]));
+            write(p, _sendBuffers![p].AsSpan(s.SendOffset[p], s.SendCounts[p]));
         }
         int bucket = s.AsyncIndex / _bucketSize;
         int size = Math.Min(_bucketSize, _asyncSlots.Count - bucket * _bucketSize);

@@ -1,11 +1,13 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using DistriGen.Tensors.Compute;
 
 namespace DistriGen.Tensors.Ops;
 
 public static partial class Ops
 {
-    private const int QueryBlock = 128;
+    private const int QueryBlock = 256;
     private const int KeyBlock = 512;
 
     /// <summary>
@@ -67,14 +69,11 @@ public static partial class Ops
                         backend.Gemm(qn, kn, d, qPtr, c, ktPtr + k0, nk, ps, KeyBlock, false, 1);
                         for (int i = 0; i < qn; i++)
                         {
+                            // Maxima are of the unscaled scores (the scale is positive); the scale goes into the exponent.
                             var s = new Span<float>(ps + i * KeyBlock, kn);
-                            TensorPrimitives.Multiply(s, scale, s);
-                            float blockMax = TensorPrimitives.Max(s);
-                            float newMax = MathF.Max(rowMax[i], blockMax);
-                            float correction = MathF.Exp(rowMax[i] - newMax);
-                            TensorPrimitives.Subtract(s, newMax, s);
-                            TensorPrimitives.Exp(s, s);
-                            rowSum[i] = rowSum[i] * correction + TensorPrimitives.Sum(s);
+                            float newMax = MathF.Max(rowMax[i], TensorPrimitives.Max(s));
+                            float correction = MathF.Exp((rowMax[i] - newMax) * scale);
+                            rowSum[i] = rowSum[i] * correction + ExpSum(s, scale, newMax * scale);
                             if (correction != 1f)
                             {
                                 var a = new Span<float>(pacc + i * d, d);
@@ -96,5 +95,53 @@ public static partial class Ops
         }
         TensorMemory.Return(kt);
         return y;
+    }
+
+    /// <summary>s ← exp(s·scale − shift) in one pass, returning the sum.</summary>
+    private static float ExpSum(Span<float> s, float scale, float shift)
+    {
+        int i = 0;
+        float sum = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref float start = ref MemoryMarshal.GetReference(s);
+            var vScale = Vector512.Create(scale);
+            var vShift = Vector512.Create(-shift);
+            var total = Vector512<float>.Zero;
+            for (; i + 16 <= s.Length; i += 16)
+            {
+                var e = Exp(Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref start, (nuint)i), vScale, vShift));
+                e.StoreUnsafe(ref start, (nuint)i);
+                total += e;
+            }
+            sum = Vector512.Sum(total);
+        }
+        for (; i < s.Length; i++)
+        {
+            s[i] = MathF.Exp(s[i] * scale - shift);
+            sum += s[i];
+        }
+        return sum;
+    }
+
+    /// <summary>
+    /// eˣ for x ≤ 0 (Cephes' expf: x = n·ln 2 + r, a degree-6 polynomial in r, times 2ⁿ), within 2 ulp.
+    /// Arguments below −87.3 give 2⁻¹²⁶ instead of a denormal or zero; softmax weights that small vanish in the sum anyway.
+    /// </summary>
+    private static Vector512<float> Exp(Vector512<float> x)
+    {
+        x = Vector512.Max(x, Vector512.Create(-87.33654f));
+        var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
+        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
+        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
+        var p = Vector512.Create(1.9875691500e-4f);
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
+        p = Vector512.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
+        var twoToN = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
+        return p * twoToN;
     }
 }

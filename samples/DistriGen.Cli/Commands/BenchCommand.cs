@@ -25,6 +25,7 @@ internal static class BenchCommand
     }
 
     private static Option<int> Threads() => new("--threads") { Description = "Compute threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+    private static Option<string> Backend() => new("--backend") { Description = ModelOptions.BackendHelp, DefaultValueFactory = _ => "auto" };
     private static Option<int> Repeat() => new("--repeat") { Description = "Measured runs (after one warm-up); the median is reported.", DefaultValueFactory = _ => 3 };
 
     private static Command Kernels()
@@ -39,7 +40,7 @@ internal static class BenchCommand
             var backends = new List<IComputeBackend> { ManagedBackend.Instance };
             if (OpenBlasBackend.TryLoad(out var why) is { } blas) backends.Add(blas);
             else AnsiConsole.MarkupLine($"[grey]OpenBLAS not measured: {Markup.Escape(why)}[/]");
-            if (DnnlBackend.TryLoad(out var dnnlWhy) is { } dnnl) backends.Add(dnnl);
+            if (DnnlBackend.TryLoad(out var dnnlWhy) is { } dnnl) backends.AddRange([dnnl, DnnlBackend.TryLoad(out _, winograd: true)!]);
             else AnsiConsole.MarkupLine($"[grey]oneDNN not measured: {Markup.Escape(dnnlWhy)}[/]");
             var table = new Table().AddColumn("kernel");
             foreach (var b in backends) table.AddColumn($"{b.Name} GFLOP/s");
@@ -98,10 +99,12 @@ internal static class BenchCommand
         var batch = new Option<int>("--batch") { Description = "UNet batch (2 with guidance).", DefaultValueFactory = _ => 2 };
         var threads = Threads();
         var repeat = Repeat();
-        var command = new Command("unet", "Time per UNet call with random weights at real sizes, with a per-operation breakdown.") { config, size, batch, threads, repeat };
+        var backend = Backend();
+        var command = new Command("unet", "Time per UNet call with random weights at real sizes, with a per-operation breakdown.") { config, size, batch, threads, repeat, backend };
         command.SetAction(parse =>
         {
             using var budget = ComputeThreads.Use(parse.GetValue(threads));
+            ComputeBackends.Select(parse.GetValue(backend)!);
             var name = parse.GetValue(config)!;
             var unetConfig = ModelPresets.UNet(name);
             int scale = ModelPresets.ImageScale(name);
@@ -129,10 +132,12 @@ internal static class BenchCommand
         var size = new Option<string>("--size") { Description = "Image size WxH.", DefaultValueFactory = _ => "512x512" };
         var threads = Threads();
         var repeat = Repeat();
-        var command = new Command("vae", "Time per VAE decode (Stable Diffusion's VAE, random weights).") { size, threads, repeat };
+        var backend = Backend();
+        var command = new Command("vae", "Time per VAE decode (Stable Diffusion's VAE, random weights).") { size, threads, repeat, backend };
         command.SetAction(parse =>
         {
             using var budget = ComputeThreads.Use(parse.GetValue(threads));
+            ComputeBackends.Select(parse.GetValue(backend)!);
             var (w, h) = ModelOptions.ParseSize(parse.GetValue(size)!);
             var vae = new AutoencoderKL(VaeConfig.StableDiffusion);
             vae.InitializeRandom(0);
@@ -158,9 +163,11 @@ internal static class BenchCommand
         var guidance = new Option<bool>("--guidance") { Description = "Run with classifier-free guidance (UNet batch 2)." };
         var modes = new Option<string>("--modes") { Description = "Modes after warmup to time; pcpp@0.1 sets PCPP's ratio.", DefaultValueFactory = _ => "distrifusion,exact" };
         var withBaseline = new Option<bool>("--baseline") { Description = "Also time 1 rank × 1 and × T threads.", DefaultValueFactory = _ => true };
+        var breakdown = new Option<bool>("--breakdown") { Description = "Also print each setup's per-operation time per rank per step (all steps)." };
+        var backend = Backend();
         var threads = Threads();
         threads.Description = "Total compute threads (per rank under mpirun).";
-        var command = new Command("parallel", "Time per step of 1 rank × T threads against N ranks (× 1 and × T/N threads), asynchronous against synchronous. Under mpirun: the MPI ranks, one per process.") { config, size, ranks, steps, warmup, guidance, modes, withBaseline, threads };
+        var command = new Command("parallel", "Time per step of 1 rank × T threads against N ranks (× 1 and × T/N threads), asynchronous against synchronous. Under mpirun: the MPI ranks, one per process.") { config, size, ranks, steps, warmup, guidance, modes, withBaseline, breakdown, threads, backend };
         command.SetAction(parse =>
         {
             var name = parse.GetValue(config)!;
@@ -176,13 +183,14 @@ internal static class BenchCommand
                 unetConfig.IsSdxl ? Tensor.FromArray(new float[] { h, w, 0, 0, h, w, h, w, 0, 0, h, w }, 2, 6).Keep() : null);
 
 
-            var table = new Table().AddColumns("setup", "mode", "s/step after warmup", "speed-up vs 1 rank × 1 thread", "sent/rank/step");
+            var table = new Table().AddColumns("setup", "mode", "s/step after warmup (median)", "speed-up vs 1 rank × 1 thread", "total s", "sent/rank/step");
+            var breakdowns = new List<(string Setup, double[] Seconds)>();
             double? baseline = null;
             var modeNames = parse.GetValue(modes)!.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
             var setups = new List<(int Ranks, int Threads, string Mode)>();
             var mpi = Runtime.Communication.MpiWorld.Current;
             if (mpi is null or { Rank: 0 })
-                AnsiConsole.MarkupLine($"{Markup.Escape(name)} at {w}×{h} (latent {w / scale}×{h / scale}), batch {(request.GuidanceScale > 1 ? 2 : 1)}, {stepCount} steps of which {warm} synchronous warmup (not timed), {Markup.Escape(ComputeBackends.Select("auto").Name)}");
+                AnsiConsole.MarkupLine($"{Markup.Escape(name)} at {w}×{h} (latent {w / scale}×{h / scale}), batch {(request.GuidanceScale > 1 ? 2 : 1)}, {stepCount} steps of which {warm} synchronous warmup (not timed), {Markup.Escape(ComputeBackends.Select(parse.GetValue(backend)!).Name)}");
             if (mpi is not null)
             {
                 // Under mpirun every process is one rank of each timed run; the single-rank baseline is a separate run without mpirun.
@@ -206,32 +214,55 @@ internal static class BenchCommand
                 var modeParts = mode.Split('@');
                 var options = new PatchParallelOptions { Mode = mode == "single" ? ParallelMode.Exact : ModelOptions.ParseMode(modeParts[0]), WarmupSteps = warm };
                 if (modeParts.Length > 1) options.PcppRatio = double.Parse(modeParts[1], System.Globalization.CultureInfo.InvariantCulture);
-                var times = new List<long>();
-                var progress = new StepClock(times);
-                var (_, report) = new ParallelSetup(r, t, options).Generate(model, request, conditioning, progress);
-                var perStep = times.Skip(warm + 1).Zip(times.Skip(warm), (b, a) => Stopwatch.GetElapsedTime(a, b).TotalSeconds).DefaultIfEmpty(double.NaN).Average();
+                // The breakdown starts when the warmup steps are done, like the timing.
+                var progress = new StepClock(warm, OpProfiler.Reset);
+                var times = progress.Times;
+                OpProfiler.Enabled = parse.GetValue(breakdown);
+                var (_, report) = new ParallelSetup(r, t, options, parse.GetValue(backend)!).Generate(model, request, conditioning, progress);
+                OpProfiler.Enabled = false;
+                // The median step is the steady state: the first asynchronous step also lays out (and first touches) the exchange buffers.
+                var stepSeconds = times.Skip(warm + 1).Zip(times.Skip(warm), (b, a) => Stopwatch.GetElapsedTime(a, b).TotalSeconds).Order().ToArray();
+                // Only the reporting rank records steps; under mpirun the others have none.
+                double perStep = stepSeconds.Length > 0 ? stepSeconds[stepSeconds.Length / 2] : double.NaN, runSeconds = Stopwatch.GetElapsedTime(times[0], times[^1]).TotalSeconds;
                 if (r == 1 && t == 1) baseline = perStep;
                 if (mpi is { Rank: not 0 }) continue;
-                table.AddRow($"{r} rank{(r > 1 ? "s" : "")} × {t} thread{(t > 1 ? "s" : "")}", r == 1 ? "single device" : mode, $"{perStep:0.000}", baseline is { } b0 ? $"{b0 / perStep:0.00}×" : "", report is null ? "0" : CommunicationReport.Bytes(report.LayerBytesPerStep + report.GatherPerStep));
+                if (parse.GetValue(breakdown) && stepSeconds.Length > 0)
+                {
+                    // Summed over the process's ranks, so per rank and step: divide by the ranks in it.
+                    int here = mpi is null ? r : 1;
+                    var perRankStep = OpProfiler.Snapshot().Select(o => o.Seconds / here / (stepCount - warm)).ToArray();
+                    breakdowns.Add(($"{r}×{t} {mode}", [.. perRankStep, stepSeconds.Average() - perRankStep.Sum()]));
+                }
+                table.AddRow($"{r} rank{(r > 1 ? "s" : "")} × {t} thread{(t > 1 ? "s" : "")}", r == 1 ? "single device" : mode, $"{perStep:0.000}", baseline is { } b0 ? $"{b0 / perStep:0.00}×" : "", $"{runSeconds:0.0}", report is null ? "0" : CommunicationReport.Bytes(report.LayerBytesPerStep + report.GatherPerStep));
             }
-            if (mpi is null or { Rank: 0 }) AnsiConsole.Write(table);
+            if (mpi is null or { Rank: 0 })
+            {
+                AnsiConsole.Write(table);
+                if (breakdowns.Count > 0)
+                {
+                    AnsiConsole.MarkupLine("Seconds per rank per step after warmup, by operation:");
+                    var opTable = new Table().AddColumn("operation").AddColumns(breakdowns.Select(b => Markup.Escape(b.Setup)).ToArray());
+                    string[] names = [.. Enum.GetNames<OpCategory>(), "other (unmeasured)"];
+                    for (int i = 0; i < names.Length; i++)
+                        opTable.AddRow([names[i], .. breakdowns.Select(b => $"{b.Seconds[i]:0.000}")]);
+                    AnsiConsole.Write(opTable);
+                }
+            }
             return 0;
         });
         return command;
     }
 
-    /// <summary>Time stamps of step ends (and the start), recorded on the reporting rank's thread.</summary>
-    private sealed class StepClock : IProgress<StepProgress>
+    /// <summary>Time stamps of step ends (and the start), recorded on the reporting rank's thread; <paramref name="warmupDone"/> runs when the warmup steps end.</summary>
+    private sealed class StepClock(int warmupSteps, Action warmupDone) : IProgress<StepProgress>
     {
-        private readonly List<long> _times;
+        public List<long> Times { get; } = [Stopwatch.GetTimestamp()];
 
-        public StepClock(List<long> times)
+        public void Report(StepProgress value)
         {
-            _times = times;
-            _times.Add(Stopwatch.GetTimestamp());
+            Times.Add(Stopwatch.GetTimestamp());
+            if (Times.Count == warmupSteps + 1) warmupDone();
         }
-
-        public void Report(StepProgress value) => _times.Add(Stopwatch.GetTimestamp());
     }
 
     /// <summary>Times <paramref name="run"/> (one warm-up, then the median of <paramref name="repeats"/>) with the per-operation breakdown and memory.</summary>

@@ -28,7 +28,9 @@ internal sealed class ModelOptions
     public Option<string> GnMode { get; } = new("--gn-mode") { Description = "GroupNorm after warmup: corrected, stale, exact or separate.", DefaultValueFactory = _ => "corrected" };
     public Option<bool> SplitBatch { get; } = new("--split-batch") { Description = "Split the guidance batch across two rank groups." };
     public Option<double> PcppRatio { get; } = new("--pcpp-ratio") { Description = "PCPP: fraction of each neighbour's rows a band attends to.", DefaultValueFactory = _ => 0.3 };
-    public Option<string> Backend { get; } = new("--backend") { Description = "auto (native when installed), managed or openblas.", DefaultValueFactory = _ => "auto" };
+    public Option<string> Backend { get; } = new("--backend") { Description = BackendHelp, DefaultValueFactory = _ => "auto" };
+
+    public const string BackendHelp = "auto (oneDNN, else OpenBLAS, else managed), managed, openblas, onednn or onednn-winograd (Winograd 3×3 convolutions: about 2.5× faster, a few 1e-6 relative error per layer).";
 
     public void AddTo(Command command)
     {
