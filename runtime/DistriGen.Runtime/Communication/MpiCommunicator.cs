@@ -16,6 +16,9 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
     // Native buffers by size in floats, reused: every step sends and receives the same sizes, and a
     // fresh allocation of that size is a fresh mapping whose pages the kernel zeroes again.
     private readonly Dictionary<int, Stack<nint>> _freeBuffers = [];
+    private long _freeBytes;
+    /// <summary>The most bytes of native message buffers kept for reuse; beyond it they are freed.</summary>
+    private const long MaxFreeBytes = 1L << 30;
     private long _bytesSent;
 
     internal MpiCommunicator(MpiLibrary mpi, nint comm, TimeSpan timeout)
@@ -107,6 +110,7 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
         foreach (var buffers in _freeBuffers.Values)
             foreach (var buffer in buffers) NativeMemory.Free((void*)buffer);
         _freeBuffers.Clear();
+        _freeBytes = 0;
         if (_comm != _mpi.World)
         {
             nint comm = _comm;
@@ -132,13 +136,24 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
         }
     }
 
-    private nint RentBuffer(int floats) =>
-        _freeBuffers.TryGetValue(floats, out var free) && free.TryPop(out var buffer) ? buffer : (nint)NativeMemory.Alloc((nuint)Math.Max(4, 4L * floats));
+    private nint RentBuffer(int floats)
+    {
+        if (!_freeBuffers.TryGetValue(floats, out var free) || !free.TryPop(out var buffer))
+            return (nint)NativeMemory.Alloc((nuint)Math.Max(4, 4L * floats));
+        _freeBytes -= 4L * floats;
+        return buffer;
+    }
 
     private void ReturnBuffer(nint buffer, int floats)
     {
+        if (_freeBytes + 4L * floats > MaxFreeBytes)
+        {
+            NativeMemory.Free((void*)buffer);
+            return;
+        }
         if (!_freeBuffers.TryGetValue(floats, out var free)) _freeBuffers[floats] = free = new Stack<nint>();
         free.Push(buffer);
+        _freeBytes += 4L * floats;
     }
 
     /// <summary>Polls a request until it completes (filling <paramref name="status"/> when given) or the timeout passes.</summary>
@@ -198,6 +213,9 @@ public static class MpiWorld
             var mpi = MpiLibrary.Load();
             _world = mpi.InitWorld(TimeSpan.FromSeconds(120));
             AppDomain.CurrentDomain.ProcessExit += (_, _) => mpi.Shutdown();
+            // The ranks on this machine share its memory: each keeps its share of the tensor pool.
+            if (int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_SIZE"), out int local) && local > 1)
+                Tensors.TensorMemory.MaxPooledBytes /= local;
             return _world;
         }
     }

@@ -211,6 +211,9 @@ internal static class BenchCommand
             }
             foreach (var (r, t, mode) in setups.Distinct())
             {
+                // Each setup starts from the same memory: the previous one's pooled tensors go back.
+                TensorMemory.Trim();
+                GC.Collect();
                 var modeParts = mode.Split('@');
                 var options = new PatchParallelOptions { Mode = mode == "single" ? ParallelMode.Exact : ModelOptions.ParseMode(modeParts[0]), WarmupSteps = warm };
                 if (modeParts.Length > 1) options.PcppRatio = double.Parse(modeParts[1], System.Globalization.CultureInfo.InvariantCulture);
