@@ -126,6 +126,8 @@ public sealed class CliTests : IDisposable
     {
         Assert.Equal(0, Program.Run(["bench", "unet", "--config", Fixture("sd-tiny"), "--size", "64x64", "--batch", "1", "--repeat", "1", "--threads", "1"]));
         Assert.Equal(0, Program.Run(["bench", "parallel", "--config", Fixture("sd-tiny"), "--size", "64x64", "--ranks", "2", "--steps", "3", "--threads", "2"]));
+        Assert.Equal(0, Program.Run(["bench", "parallel", "--config", Fixture("sd-tiny"), "--size", "64x64", "--ranks", "2", "--steps", "3", "--threads", "2",
+            "--baseline", "false", "--modes", "distrifusion,pcpp@0.3", "--breakdown", "--backend", "auto"]));
     }
 
     [Fact]
