@@ -43,7 +43,8 @@ public static class ComputeBackends
     /// </summary>
     public static IComputeBackend Select(string name)
     {
-        switch (name.Trim().ToLowerInvariant())
+        var key = name.Trim().ToLowerInvariant();
+        switch (key)
         {
             case "managed":
                 _reason = "managed path requested";
@@ -53,8 +54,7 @@ public static class ComputeBackends
                 _reason = $"OpenBLAS requested ({requested.LibraryPath})";
                 return _current = requested;
             case "onednn" or "onednn-winograd":
-                bool winograd = name.Trim().EndsWith("winograd", StringComparison.OrdinalIgnoreCase);
-                var dnnl = DnnlBackend.TryLoad(out var dnnlWhy, winograd) ?? throw new InvalidOperationException($"The oneDNN backend was requested but {dnnlWhy}.");
+                var dnnl = DnnlBackend.TryLoad(out var dnnlWhy, winograd: key == "onednn-winograd") ?? throw new InvalidOperationException($"The oneDNN backend was requested but {dnnlWhy}.");
                 _reason = $"{dnnl.Name} requested ({dnnl.LibraryPath})";
                 return _current = dnnl;
             case "auto":

@@ -131,7 +131,7 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         var state = _state ??= new ThreadState(this);
         // oneDNN fixes a primitive's thread count when it is created: the budget is part of the key.
         _ompSetNumThreads(threads);
-        var key = new ConvKey(batch, cin, h, w, cout, kh, kw, bias != null, stride, padding, threads, Winograd && kh == 3 && kw == 3 && stride == 1);
+        var key = new ConvKey(batch, cin, h, w, cout, kh, kw, bias != null, stride, padding, threads, Winograd && UsesWinograd(cin, cout, kh, kw, stride, padding));
         if (!state.Convolutions.TryGetValue(key, out var conv))
         {
             conv = CreateConvolution(state, key, oh, ow);
@@ -170,6 +170,15 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         Check(_streamWait(state.Stream), "dnnl_stream_wait");
         return true;
     }
+
+    /// <summary>
+    /// The shapes Winograd is asked for: 3×3, stride 1, channels in multiples of 16, each side padded by
+    /// 0 or 1 ("same" convolutions and band convolutions with halos). oneDNN 2.6 also accepts other
+    /// channel counts but then writes out of bounds; other paddings are not tested, so they run direct.
+    /// </summary>
+    private static bool UsesWinograd(int cin, int cout, int kh, int kw, int stride, Ops.Padding2d padding) =>
+        kh == 3 && kw == 3 && stride == 1 && cin % 16 == 0 && cout % 16 == 0 &&
+        padding.Top is 0 or 1 && padding.Bottom is 0 or 1 && padding.Left is 0 or 1 && padding.Right is 0 or 1;
 
     public void Forget(Tensor weights)
     {
