@@ -14,6 +14,6 @@ internal sealed record ParallelSetup(int Ranks, int ThreadsPerRank, PatchParalle
     public string Describe() => Ranks == 1
         ? $"1 rank × {ThreadsPerRank} thread{(ThreadsPerRank > 1 ? "s" : "")}"
         : $"{Ranks} ranks × {ThreadsPerRank} thread{(ThreadsPerRank > 1 ? "s" : "")}, {Options.Mode}" +
-          (Options.Mode is ParallelMode.DistriFusion or ParallelMode.Pcpp ? $" (warmup {Options.WarmupSteps}, GroupNorm {Options.GroupNormMode}{(Options.Mode == ParallelMode.Pcpp ? $", p = {Options.PcppRatio}" : "")})" : "") +
+          (Options.Mode is ParallelMode.DistriFusion or ParallelMode.Pcpp ? $" (warmup {Options.WarmupSteps}, GroupNorm {Options.GroupNormMode}{(Options.DistriFuserGroupNorm ? " as distrifuser" : "")}{(Options.Mode == ParallelMode.Pcpp ? $", p = {Options.PcppRatio}" : "")})" : "") +
           (Options.SplitBatch ? ", guidance batch split" : "");
 }

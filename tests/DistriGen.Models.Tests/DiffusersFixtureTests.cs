@@ -18,7 +18,7 @@ public sealed class DiffusersFixtureTests
         using var output = fixture.Model.Unet.Forward(sample, timestep.Span[0], conditioning.EncoderHiddenStates, conditioning.TextEmbeds, conditioning.TimeIds);
         using var expected = fixture.Expected("unet_out");
         Assert.Equal(expected.Shape, output.Shape);
-        Assert.InRange(FixtureCase.RelativeError(output.Span, expected.Span), 0, 1e-4);
+        Assert.InRange(ResultMetrics.RelativeError(output.Span, expected.Span), 0, 1e-4);
     }
 
     [Theory]
@@ -31,9 +31,9 @@ public sealed class DiffusersFixtureTests
         using var timesteps = fixture.Expected("timesteps");
         Assert.Equal(timesteps.ToArray(), result.Timesteps.ToArray());
         using var latents = fixture.Expected("final_latents");
-        Assert.InRange(FixtureCase.RelativeError(result.FinalLatents.Span, latents.Span), 0, 1e-3);
+        Assert.InRange(ResultMetrics.RelativeError(result.FinalLatents.Span, latents.Span), 0, 1e-3);
         using var image = fixture.Expected("image");
         Assert.Equal(image.Shape, result.Image.Shape);
-        Assert.InRange(FixtureCase.RelativeError(result.Image.Span, image.Span), 0, 1e-3);
+        Assert.InRange(ResultMetrics.RelativeError(result.Image.Span, image.Span), 0, 1e-3);
     }
 }

@@ -63,16 +63,4 @@ public sealed class FixtureCase
         Height = LatentHeight * Model.ImageScale,
         InitNoise = Input("init_noise"),
     };
-
-    public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double diff = 0, norm = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            diff += (actual[i] - (double)expected[i]) * (actual[i] - (double)expected[i]);
-            norm += (double)expected[i] * expected[i];
-        }
-        return Math.Sqrt(diff / norm);
-    }
 }

@@ -27,7 +27,7 @@ public sealed class PatchParallelTests
         var fixture = new FixtureCase(name);
         var single = SingleDevice(fixture);
         var parallel = Run(fixture, ranks, new PatchParallelOptions { Mode = ParallelMode.Exact, SplitBatch = splitBatch });
-        Assert.InRange(FixtureCase.RelativeError(parallel.FinalLatents.Span, single.FinalLatents.Span), 0, 1e-5);
+        Assert.InRange(ResultMetrics.RelativeError(parallel.FinalLatents.Span, single.FinalLatents.Span), 0, 1e-5);
     }
 
     [Theory]
@@ -37,7 +37,7 @@ public sealed class PatchParallelTests
     {
         var fixture = new FixtureCase(name);
         var single = SingleDevice(fixture);
-        double Error(PatchParallelOptions o) => FixtureCase.RelativeError(Run(fixture, ranks, o).FinalLatents.Span, single.FinalLatents.Span);
+        double Error(PatchParallelOptions o) => ResultMetrics.RelativeError(Run(fixture, ranks, o).FinalLatents.Span, single.FinalLatents.Span);
         double naive = Error(new PatchParallelOptions { Mode = ParallelMode.Naive });
         foreach (var gn in Enum.GetValues<GroupNormMode>())
         {
@@ -80,7 +80,7 @@ public sealed class PatchParallelTests
     {
         var fixture = new FixtureCase("sdxl-tiny");
         var single = SingleDevice(fixture);
-        double Error(ParallelMode mode) => FixtureCase.RelativeError(Run(fixture, 4, new PatchParallelOptions { Mode = mode, WarmupSteps = 3 }).FinalLatents.Span, single.FinalLatents.Span);
+        double Error(ParallelMode mode) => ResultMetrics.RelativeError(Run(fixture, 4, new PatchParallelOptions { Mode = mode, WarmupSteps = 3 }).FinalLatents.Span, single.FinalLatents.Span);
         double pcpp = Error(ParallelMode.Pcpp);
         Assert.InRange(pcpp, Error(ParallelMode.DistriFusion), Error(ParallelMode.Naive) / 5);
     }

@@ -31,13 +31,13 @@ public sealed class ShapesModelTests
 
         // Our text encoder gives the same embeddings the reference used.
         var encoded = model.EncodePrompt(root.GetProperty("caption").GetString()!);
-        Assert.InRange(FixtureCase.RelativeError(encoded.EncoderHiddenStates.Span, conditioning.EncoderHiddenStates.Span), 0, 1e-6);
+        Assert.InRange(ResultMetrics.RelativeError(encoded.EncoderHiddenStates.Span, conditioning.EncoderHiddenStates.Span), 0, 1e-6);
 
         var result = DiffusionPipeline.Generate(model, new UNetPredictor(model.Unet), request, conditioning);
         using var expected = expectedFile.Read("image");
         Assert.Null(model.Vae);
         Assert.Equal(expected.Shape, result.Image.Shape);
-        Assert.InRange(FixtureCase.RelativeError(result.Image.Span, expected.Span), 0, 1e-3);
+        Assert.InRange(ResultMetrics.RelativeError(result.Image.Span, expected.Span), 0, 1e-3);
     }
 
     [Fact]

@@ -106,6 +106,37 @@ public sealed class PatchLayerTests
     }
 
     [Fact]
+    public void CorrectedGroupNormFollowsAnImageThatDriftsEvenly()
+    {
+        // Every band shifts by the same amount at every step: both DistriFusion's correction and each
+        // band's trend predict the others exactly, stale statistics do not.
+        var norm = new GroupNorm(4, Channels);
+        norm.InitializeRandom(8);
+        using var x = Input();
+        Tensor AtStep(int step)
+        {
+            using var shift = Tensor.Full(0.3f * step, x.Shape);
+            return Ops.Add(x, shift);
+        }
+        using var last = AtStep(3);
+        using var expected = norm.Forward(last);
+        Tensor Joined(GroupNormMode mode)
+        {
+            var options = new PatchParallelOptions { Mode = ParallelMode.DistriFusion, GroupNormMode = mode, WarmupSteps = 2 };
+            var bands = OnBands(3, options, c =>
+            {
+                var layer = c.GroupNorm(norm, "norm");
+                return t => layer.Forward(t);
+            }, AtStep, steps: 4);
+            return Ops.ConcatRows(bands);
+        }
+        using var corrected = Joined(GroupNormMode.Corrected);
+        AssertClose(expected, corrected, 1e-5);
+        using var stale = Joined(GroupNormMode.Stale);
+        Assert.Throws<Xunit.Sdk.TrueException>(() => AssertClose(expected, stale, 1e-3));
+    }
+
+    [Fact]
     public void SelfAttentionInSynchronousStepsEqualsTheWholeImage()
     {
         var attention = new Attention(Channels, 2, Channels / 2);

@@ -7,22 +7,20 @@ namespace DistriGen.Runtime.Layers;
 /// GroupNorm over the whole image from per-band sums. Synchronous steps add every rank's fresh sums
 /// (in rank order, so all ranks agree bit for bit, and with the biased variance of single-device
 /// GroupNorm). After warmup the <see cref="GroupNormMode"/> decides: all-reduce anyway (Exact), the
-/// others' previous sums with our fresh ones (Stale), the previous global moments corrected by our own
-/// change (Corrected, with the local variance where the corrected one is negative), or local only
-/// (Separate).
+/// others' previous sums with our fresh ones (Stale), each other band's statistics predicted from its
+/// last two steps and our own change (Corrected), or local only (Separate).
 /// </summary>
 internal sealed class PatchGroupNorm(Tensors.Nn.GroupNorm source, PatchContext context, string path) : Tensors.Nn.GroupNorm(source)
 {
     private int _slot = -1;
-    private double[]? _ownPrevious;
+    private readonly SentHistory _sent = new(context.Size);
 
     private GroupNormMode GnMode => context.Options.GroupNormMode;
 
     public override Tensor Forward(Tensor x, Activation activation = Activation.None)
     {
         var local = Ops.GroupNormStatistics(x, Groups);
-        int n = local.Sum.Length;
-        int packed = Packed(n);
+        int packed = Packed(local.Sum.Length);
         if (_slot < 0)
         {
             var schedule = GnMode switch
@@ -37,13 +35,16 @@ internal sealed class PatchGroupNorm(Tensors.Nn.GroupNorm source, PatchContext c
 
         // What goes on the wire, and the same values as the other ranks will see them.
         var wire = ToFloats(Pack(local));
-        var fresh = Unpack(wire.Span);
-        var scheduler = context.Scheduler;
+        int step = context.Scheduler.Step;
+        if (step == 0) _sent.Clear();
+        _sent.Record(step, context.Rank, Unpack(wire.Span));
+        bool sync = context.Scheduler.IsSync || GnMode == GroupNormMode.Exact;
         GroupStatistics stats;
-        if (scheduler.IsSync || GnMode == GroupNormMode.Exact)
+        if (sync)
         {
             context.Cache.Exchange(_slot, (_, destination) => wire.Span.CopyTo(destination));
-            stats = Combine(local, p => context.Cache.Current(_slot, p), fresh);
+            foreach (int p in Peers) _sent.Record(step, p, Unpack(context.Cache.Current(_slot, p)));
+            stats = Sum(local, Enumerable.Range(0, context.Size).Select(p => _sent.At(step, p)!));
         }
         else if (GnMode == GroupNormMode.Separate)
         {
@@ -51,43 +52,101 @@ internal sealed class PatchGroupNorm(Tensors.Nn.GroupNorm source, PatchContext c
         }
         else
         {
-            stats = GnMode == GroupNormMode.Stale
-                ? Combine(local, p => context.Cache.Previous(_slot, p), fresh)
-                : Corrected(local, Combine(local, p => context.Cache.Previous(_slot, p), _ownPrevious!));
-            if (!scheduler.IsLastStep) context.Cache.Publish(_slot, (_, destination) => wire.Span.CopyTo(destination));
+            foreach (int p in Peers) _sent.Record(step - 1, p, Unpack(context.Cache.Previous(_slot, p)));
+            stats = GnMode == GroupNormMode.Stale ? Sum(local, Enumerable.Range(0, context.Size).Select(p => _sent.At(p == context.Rank ? step : step - 1, p)!))
+                : context.Options.DistriFuserGroupNorm ? DistriFuserCorrected(local, step)
+                : Predicted(local, step);
+            if (!context.Scheduler.IsLastStep) context.Cache.Publish(_slot, (_, destination) => wire.Span.CopyTo(destination));
         }
-        _ownPrevious = fresh;
+        // distrifuser's separate_gn calls the plain layer after warmup; everywhere else it scales the variance.
+        if (context.Options.DistriFuserGroupNorm && (sync || GnMode != GroupNormMode.Separate)) stats = WithUnbiasedVariance(stats, local.CountPerGroup);
         return Ops.GroupNormApply(x, stats, Weight, Bias, Eps, activation);
     }
 
-    /// <summary>Sums over all ranks in rank order; <paramref name="own"/> stands in for this rank.</summary>
-    private GroupStatistics Combine(GroupStatistics local, Func<int, ReadOnlySpan<float>> peer, double[] own)
+    private IEnumerable<int> Peers => Enumerable.Range(0, context.Size).Where(p => p != context.Rank);
+
+    /// <summary>Sums over the given ranks' packed values, in rank order.</summary>
+    private static GroupStatistics Sum(GroupStatistics local, IEnumerable<double[]> ranks)
     {
         int n = local.Sum.Length;
         var total = new double[2 * n + 1];
-        for (int p = 0; p < context.Size; p++)
-        {
-            var values = p == context.Rank ? own : Unpack(peer(p));
+        foreach (var values in ranks)
             for (int i = 0; i < total.Length; i++) total[i] += values[i];
+        return new GroupStatistics(local.Batch, local.Groups, total[..n], total[n..(2 * n)], (long)total[2 * n]);
+    }
+
+    /// <summary>
+    /// The weight of DistriFusion's correction against the band's own trend. Least-squares fits per layer
+    /// on the built-in model put a median 0.9 on the correction, and the trend carries the layers where it
+    /// fails; 3/4 keeps most of the correction.
+    /// </summary>
+    private const double OwnChangeWeight = 0.75;
+
+    /// <summary>
+    /// Our fresh sums with each other band's mean and variance predicted for this step. DistriFusion's
+    /// correction assumes the other bands changed as much as ours did since the last step; a band's own
+    /// trend assumes it changes as much as it did the step before. The two predictions err for different
+    /// reasons (bands differ; the change itself changes), so a weighted average is closer than either.
+    /// The variance is predicted as a variance, not through the mean square, which would subtract the
+    /// square of the predicted mean's error. Without two earlier steps (one synchronous step) it is the
+    /// correction alone.
+    /// </summary>
+    private GroupStatistics Predicted(GroupStatistics local, int step)
+    {
+        int n = local.Sum.Length;
+        var fresh = _sent.At(step, context.Rank)!;
+        var ownLast = _sent.At(step - 1, context.Rank)!;
+        var total = (double[])fresh.Clone();
+        foreach (int p in Peers)
+        {
+            var last = _sent.At(step - 1, p)!;
+            var before = _sent.At(step - 2, p);
+            double count = last[2 * n];
+            for (int i = 0; i < n; i++)
+            {
+                var (lastMean, lastVar) = MeanVariance(last, i, n);
+                var (freshMean, freshVar) = MeanVariance(fresh, i, n);
+                var (ownMean, ownVar) = MeanVariance(ownLast, i, n);
+                double mean = lastMean + (freshMean - ownMean), variance = lastVar + (freshVar - ownVar);
+                if (before is not null)
+                {
+                    var (beforeMean, beforeVar) = MeanVariance(before, i, n);
+                    mean = lastMean + OwnChangeWeight * (freshMean - ownMean) + (1 - OwnChangeWeight) * (lastMean - beforeMean);
+                    variance = lastVar + OwnChangeWeight * (freshVar - ownVar) + (1 - OwnChangeWeight) * (lastVar - beforeVar);
+                }
+                if (variance < 0) variance = lastVar;
+                total[i] += mean * count;
+                total[n + i] += (variance + mean * mean) * count;
+            }
+            total[2 * n] += count;
         }
         return new GroupStatistics(local.Batch, local.Groups, total[..n], total[n..(2 * n)], (long)total[2 * n]);
     }
 
-    /// <summary>DistriFusion's corrected statistics: previous global moments plus our own fresh-minus-previous moments.</summary>
-    private GroupStatistics Corrected(GroupStatistics local, GroupStatistics previousGlobal)
+    private static (double Mean, double Variance) MeanVariance(double[] values, int i, int n)
+    {
+        double count = values[2 * n], mean = values[i] / count;
+        return (mean, values[n + i] / count - mean * mean);
+    }
+
+    /// <summary>
+    /// distrifuser's corrected_async_gn: the previous global moments plus our own fresh-minus-previous
+    /// moments, with this band's variance where that is negative.
+    /// </summary>
+    private GroupStatistics DistriFuserCorrected(GroupStatistics local, int step)
     {
         int n = local.Sum.Length;
-        var own = _ownPrevious!;
+        var previous = Sum(local, Enumerable.Range(0, context.Size).Select(p => _sent.At(step - 1, p)!));
+        var own = _sent.At(step - 1, context.Rank)!;
         double ownCount = own[2 * n], count = local.CountPerGroup;
         var sum = new double[n];
         var squares = new double[n];
         for (int i = 0; i < n; i++)
         {
-            double mean = previousGlobal.Sum[i] / previousGlobal.CountPerGroup + (local.Sum[i] / count - own[i] / ownCount);
-            double meanSq = previousGlobal.SumOfSquares[i] / previousGlobal.CountPerGroup + (local.SumOfSquares[i] / count - own[n + i] / ownCount);
+            double mean = previous.Sum[i] / previous.CountPerGroup + (local.Sum[i] / count - own[i] / ownCount);
+            double meanSq = previous.SumOfSquares[i] / previous.CountPerGroup + (local.SumOfSquares[i] / count - own[n + i] / ownCount);
             if (meanSq - mean * mean < 0)
             {
-                // Keep the corrected mean but take this band's own variance.
                 double localMean = local.Sum[i] / count;
                 meanSq = local.SumOfSquares[i] / count - localMean * localMean + mean * mean;
             }
@@ -95,6 +154,19 @@ internal sealed class PatchGroupNorm(Tensors.Nn.GroupNorm source, PatchContext c
             squares[i] = meanSq * count;
         }
         return new GroupStatistics(local.Batch, local.Groups, sum, squares, local.CountPerGroup);
+    }
+
+    /// <summary>The same mean with the variance times n/(n−1), n this band's elements per group, as distrifuser computes it.</summary>
+    private static GroupStatistics WithUnbiasedVariance(GroupStatistics s, long bandCount)
+    {
+        double factor = bandCount / (bandCount - 1.0);
+        var squares = new double[s.Sum.Length];
+        for (int i = 0; i < squares.Length; i++)
+        {
+            double mean = s.Sum[i] / s.CountPerGroup;
+            squares[i] = ((s.SumOfSquares[i] / s.CountPerGroup - mean * mean) * factor + mean * mean) * s.CountPerGroup;
+        }
+        return s with { SumOfSquares = squares };
     }
 
     /// <summary>Sums, sums of squares and the count, each as two floats (high and low part) so no precision is lost in transit.</summary>
@@ -127,5 +199,22 @@ internal sealed class PatchGroupNorm(Tensors.Nn.GroupNorm source, PatchContext c
         var values = new double[packed.Length / 2];
         for (int i = 0; i < values.Length; i++) values[i] = (double)packed[2 * i] + packed[2 * i + 1];
         return values;
+    }
+
+    /// <summary>The packed sums each rank sent for the last three steps, by step.</summary>
+    private sealed class SentHistory(int ranks)
+    {
+        private readonly Dictionary<int, double[]?[]> _byStep = new();
+
+        public void Clear() => _byStep.Clear();
+
+        public void Record(int step, int rank, double[] values)
+        {
+            if (!_byStep.TryGetValue(step, out var byRank)) _byStep[step] = byRank = new double[ranks][];
+            byRank[rank] = values;
+            _byStep.Remove(step - 3);
+        }
+
+        public double[]? At(int step, int rank) => _byStep.TryGetValue(step, out var byRank) ? byRank[rank] : null;
     }
 }

@@ -18,7 +18,10 @@ public enum GroupNormMode
 {
     /// <summary>All-reduce at every step (DistriFusion's sync_gn).</summary>
     Exact,
-    /// <summary>Stale global statistics plus the own fresh-minus-stale correction; the local variance where the corrected one is negative.</summary>
+    /// <summary>
+    /// DistriFusion's correction (the others' bands change as ours did), averaged with each band's own
+    /// trend over its last two steps, on mean and variance.
+    /// </summary>
     Corrected,
     /// <summary>Others' statistics from the previous step with the own fresh ones.</summary>
     Stale,
@@ -35,6 +38,12 @@ public sealed class PatchParallelOptions
     public int WarmupSteps { get; set; } = 4;
 
     public GroupNormMode GroupNormMode { get; set; } = GroupNormMode.Corrected;
+
+    /// <summary>
+    /// GroupNorm as distrifuser computes it: the variance times n/(n−1), n the band's elements per group,
+    /// and the correction alone. Reproduces its numbers; then even synchronous steps are not single-device.
+    /// </summary>
+    public bool DistriFuserGroupNorm { get; set; }
 
     /// <summary>PCPP: the fraction of each neighbour's rows a band attends to after warmup.</summary>
     public double PcppRatio { get; set; } = 0.3;

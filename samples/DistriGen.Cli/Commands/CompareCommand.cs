@@ -1,4 +1,5 @@
 using System.CommandLine;
+using DistriGen.Models.Pipelines;
 using DistriGen.Runtime;
 using DistriGen.Tensors;
 using DistriGen.Tensors.IO;
@@ -36,6 +37,7 @@ internal static class CompareCommand
             var images = new List<Tensor> { reference.Image };
             var table = new Table().AddColumns("mode", "PSNR dB", "latent rel. err", "latent max err", "sent/rank/step (layers)", "attention", "+ gather", "UNet s");
             table.AddRow("single device", "∞", "0", "0", "0", "0", "0", $"{reference.UNetTime.TotalSeconds:0.00}");
+            var csv = new List<string> { "mode,psnr_db,latent_rel_err,latent_max_err,layer_bytes_per_step,attention_bytes_per_step,gather_bytes_per_step,unet_s" };
             foreach (var name in modeNames)
             {
                 var parts = name.Split('/');
@@ -45,24 +47,30 @@ internal static class CompareCommand
                 var (result, report) = modeSetup.Generate(loaded.Model, loaded.Request, loaded.Conditioning);
                 Png.WriteImage(Path.Combine(dir, $"{name.Replace('/', '-')}.png"), result.Image);
                 images.Add(result.Image);
-                table.AddRow(name, $"{ImageMetrics.Psnr(result.Image, reference.Image):0.00}", $"{ImageMetrics.RelativeError(result.FinalLatents, reference.FinalLatents):0.0e+0}",
-                    $"{ImageMetrics.MaxAbsError(result.FinalLatents, reference.FinalLatents):0.0e+0}",
+                double psnr = ResultMetrics.Psnr(result.Image, reference.Image);
+                double relative = ResultMetrics.RelativeError(result.FinalLatents.Span, reference.FinalLatents.Span), max = ResultMetrics.MaxAbsError(result.FinalLatents.Span, reference.FinalLatents.Span);
+                table.AddRow(name, $"{psnr:0.00}", $"{relative:0.0e+0}", $"{max:0.0e+0}",
                     CommunicationReport.Bytes(report!.LayerBytesPerStep), CommunicationReport.Bytes(report.AttentionPerStep), CommunicationReport.Bytes(report.GatherPerStep), $"{result.UNetTime.TotalSeconds:0.00}");
+                csv.Add(string.Join(',', name, Invariant(psnr), Invariant(relative), Invariant(max), Invariant(report.LayerBytesPerStep), Invariant(report.AttentionPerStep), Invariant(report.GatherPerStep), Invariant(result.UNetTime.TotalSeconds)));
             }
             AnsiConsole.Write(table);
+            File.WriteAllLines(Path.Combine(dir, "compare.csv"), csv);
             var sideBySide = Path.Combine(dir, "side-by-side.png");
-            ImageMetrics.WriteSideBySide(sideBySide, images);
-            AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(sideBySide)}[/] (left to right: single device, {string.Join(", ", modeNames)})");
+            SideBySideImage.Write(sideBySide, images);
+            AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(sideBySide)}[/] (left to right: single device, {string.Join(", ", modeNames)}) and [green]{Markup.Escape(Path.Combine(dir, "compare.csv"))}[/]");
             return 0;
         });
         return command;
     }
+
+    private static string Invariant(double value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
 
     private static PatchParallelOptions Clone(PatchParallelOptions o, ParallelMode mode) => new()
     {
         Mode = mode,
         WarmupSteps = o.WarmupSteps,
         GroupNormMode = o.GroupNormMode,
+        DistriFuserGroupNorm = o.DistriFuserGroupNorm,
         PcppRatio = o.PcppRatio,
         SplitBatch = o.SplitBatch,
         BucketSize = o.BucketSize,

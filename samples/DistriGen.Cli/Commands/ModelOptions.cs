@@ -26,6 +26,7 @@ internal sealed class ModelOptions
     public Option<string> Parallelism { get; } = new("--parallelism") { Description = "exact, distrifusion, pcpp or naive.", DefaultValueFactory = _ => "distrifusion" };
     public Option<int> WarmupSteps { get; } = new("--warmup-steps") { Description = "Synchronous steps before asynchronous exchange (distrifuser's warmup_steps=w is w+1 here).", DefaultValueFactory = _ => 4 };
     public Option<string> GnMode { get; } = new("--gn-mode") { Description = "GroupNorm after warmup: corrected, stale, exact or separate.", DefaultValueFactory = _ => "corrected" };
+    public Option<bool> DistriFuserGn { get; } = new("--distrifuser-gn") { Description = "GroupNorm arithmetic of distrifuser's code (variance × n/(n−1), the plain correction), to reproduce its numbers." };
     public Option<bool> SplitBatch { get; } = new("--split-batch") { Description = "Split the guidance batch across two rank groups." };
     public Option<double> PcppRatio { get; } = new("--pcpp-ratio") { Description = "PCPP: fraction of each neighbour's rows a band attends to.", DefaultValueFactory = _ => 0.3 };
     public Option<string> Backend { get; } = new("--backend") { Description = BackendHelp, DefaultValueFactory = _ => "auto" };
@@ -34,7 +35,7 @@ internal sealed class ModelOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, SplitBatch, PcppRatio, Backend })
+        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, DistriFuserGn, SplitBatch, PcppRatio, Backend })
             command.Options.Add(option);
     }
 
@@ -88,6 +89,7 @@ internal sealed class ModelOptions
             Mode = ParseMode(parse.GetValue(Parallelism)!),
             WarmupSteps = parse.GetValue(WarmupSteps),
             GroupNormMode = ParseGnMode(parse.GetValue(GnMode)!),
+            DistriFuserGroupNorm = parse.GetValue(DistriFuserGn),
             SplitBatch = parse.GetValue(SplitBatch),
             PcppRatio = parse.GetValue(PcppRatio),
         };
