@@ -89,11 +89,16 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public void CompareWritesTheSideBySidePicture()
+    public void CompareWritesTheSideBySidePictureAndTheNumbers()
     {
-        Assert.Equal(0, Program.Run(["compare", "--size", "32x32", "--steps", "3", "--warmup-steps", "1", "--ranks", "2", "--out-dir", Temp("compare")]));
+        Assert.Equal(0, Program.Run(["compare", "--size", "32x32", "--steps", "3", "--warmup-steps", "1", "--ranks", "2", "--distrifuser-gn", "--out-dir", Temp("compare")]));
         foreach (var file in new[] { "single.png", "naive.png", "distrifusion.png", "pcpp.png", "side-by-side.png" })
             Assert.True(File.Exists(Path.Combine(Temp("compare"), file)), file);
+        var rows = File.ReadAllLines(Path.Combine(Temp("compare"), "compare.csv"));
+        Assert.StartsWith("mode,psnr_db,latent_rel_err", rows[0]);
+        var psnr = rows.Skip(1).ToDictionary(r => r.Split(',')[0], r => double.Parse(r.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(["naive", "distrifusion", "pcpp"], psnr.Keys);
+        Assert.True(psnr["distrifusion"] > psnr["naive"], $"DistriFusion {psnr["distrifusion"]} dB, naive {psnr["naive"]} dB");
     }
 
     [Fact]

@@ -44,7 +44,7 @@ internal sealed class PatchGroupNorm(Tensors.Nn.GroupNorm source, PatchContext c
         {
             context.Cache.Exchange(_slot, (_, destination) => wire.Span.CopyTo(destination));
             foreach (int p in Peers) _sent.Record(step, p, Unpack(context.Cache.Current(_slot, p)));
-            stats = Sum(local, Enumerable.Range(0, context.Size).Select(p => _sent.At(step, p)!));
+            stats = SumOf(local, _ => step);
         }
         else if (GnMode == GroupNormMode.Separate)
         {
@@ -53,7 +53,7 @@ internal sealed class PatchGroupNorm(Tensors.Nn.GroupNorm source, PatchContext c
         else
         {
             foreach (int p in Peers) _sent.Record(step - 1, p, Unpack(context.Cache.Previous(_slot, p)));
-            stats = GnMode == GroupNormMode.Stale ? Sum(local, Enumerable.Range(0, context.Size).Select(p => _sent.At(p == context.Rank ? step : step - 1, p)!))
+            stats = GnMode == GroupNormMode.Stale ? SumOf(local, p => p == context.Rank ? step : step - 1)
                 : context.Options.DistriFuserGroupNorm ? DistriFuserCorrected(local, step)
                 : Predicted(local, step);
             if (!context.Scheduler.IsLastStep) context.Cache.Publish(_slot, (_, destination) => wire.Span.CopyTo(destination));
@@ -65,14 +65,22 @@ internal sealed class PatchGroupNorm(Tensors.Nn.GroupNorm source, PatchContext c
 
     private IEnumerable<int> Peers => Enumerable.Range(0, context.Size).Where(p => p != context.Rank);
 
-    /// <summary>Sums over the given ranks' packed values, in rank order.</summary>
-    private static GroupStatistics Sum(GroupStatistics local, IEnumerable<double[]> ranks)
+    /// <summary>Sums over all ranks, in rank order, of what each sent for the step <paramref name="stepOf"/> gives for it.</summary>
+    private GroupStatistics SumOf(GroupStatistics local, Func<int, int> stepOf)
+    {
+        var total = new double[2 * local.Sum.Length + 1];
+        for (int p = 0; p < context.Size; p++)
+        {
+            var values = _sent.At(stepOf(p), p)!;
+            for (int i = 0; i < total.Length; i++) total[i] += values[i];
+        }
+        return FromPacked(local, total);
+    }
+
+    private static GroupStatistics FromPacked(GroupStatistics local, double[] packed)
     {
         int n = local.Sum.Length;
-        var total = new double[2 * n + 1];
-        foreach (var values in ranks)
-            for (int i = 0; i < total.Length; i++) total[i] += values[i];
-        return new GroupStatistics(local.Batch, local.Groups, total[..n], total[n..(2 * n)], (long)total[2 * n]);
+        return new GroupStatistics(local.Batch, local.Groups, packed[..n], packed[n..(2 * n)], (long)packed[2 * n]);
     }
 
     /// <summary>
@@ -107,20 +115,17 @@ internal sealed class PatchGroupNorm(Tensors.Nn.GroupNorm source, PatchContext c
                 var (lastMean, lastVar) = MeanVariance(last, i, n);
                 var (freshMean, freshVar) = MeanVariance(fresh, i, n);
                 var (ownMean, ownVar) = MeanVariance(ownLast, i, n);
-                double mean = lastMean + (freshMean - ownMean), variance = lastVar + (freshVar - ownVar);
-                if (before is not null)
-                {
-                    var (beforeMean, beforeVar) = MeanVariance(before, i, n);
-                    mean = lastMean + OwnChangeWeight * (freshMean - ownMean) + (1 - OwnChangeWeight) * (lastMean - beforeMean);
-                    variance = lastVar + OwnChangeWeight * (freshVar - ownVar) + (1 - OwnChangeWeight) * (lastVar - beforeVar);
-                }
+                var (beforeMean, beforeVar) = before is null ? (lastMean, lastVar) : MeanVariance(before, i, n);
+                double w = before is null ? 1 : OwnChangeWeight;
+                double mean = lastMean + w * (freshMean - ownMean) + (1 - w) * (lastMean - beforeMean);
+                double variance = lastVar + w * (freshVar - ownVar) + (1 - w) * (lastVar - beforeVar);
                 if (variance < 0) variance = lastVar;
                 total[i] += mean * count;
                 total[n + i] += (variance + mean * mean) * count;
             }
             total[2 * n] += count;
         }
-        return new GroupStatistics(local.Batch, local.Groups, total[..n], total[n..(2 * n)], (long)total[2 * n]);
+        return FromPacked(local, total);
     }
 
     private static (double Mean, double Variance) MeanVariance(double[] values, int i, int n)
@@ -136,7 +141,7 @@ internal sealed class PatchGroupNorm(Tensors.Nn.GroupNorm source, PatchContext c
     private GroupStatistics DistriFuserCorrected(GroupStatistics local, int step)
     {
         int n = local.Sum.Length;
-        var previous = Sum(local, Enumerable.Range(0, context.Size).Select(p => _sent.At(step - 1, p)!));
+        var previous = SumOf(local, _ => step - 1);
         var own = _sent.At(step - 1, context.Rank)!;
         double ownCount = own[2 * n], count = local.CountPerGroup;
         var sum = new double[n];
