@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using DistriGen.Models;
+using DistriGen.Models.Pipelines;
 using DistriGen.Runtime;
 using DistriGen.Tensors;
 using DistriGen.Tensors.IO;
@@ -18,16 +19,7 @@ public sealed class CliTests : IDisposable
 
     private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", name);
 
-    private static double RelativeError(Tensor actual, Tensor expected)
-    {
-        double diff = 0, norm = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            diff += Math.Pow(actual.Span[i] - expected.Span[i], 2);
-            norm += Math.Pow(expected.Span[i], 2);
-        }
-        return Math.Sqrt(diff / norm);
-    }
+    private static double RelativeError(Tensor actual, Tensor expected) => ResultMetrics.RelativeError(actual.Span, expected.Span);
 
     [Fact]
     public void TheDefaultCommandDrawsWithTheBuiltInModel()

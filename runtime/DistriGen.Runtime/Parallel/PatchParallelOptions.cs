@@ -57,6 +57,9 @@ public sealed class PatchParallelOptions
     /// <summary>The longest a rank waits for another.</summary>
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(120);
 
+    /// <summary>A copy to change for one run.</summary>
+    public PatchParallelOptions Clone() => (PatchParallelOptions)MemberwiseClone();
+
     public void Validate()
     {
         if (WarmupSteps < 1) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "--warmup-steps must be at least 1: the first step has no previous step to take stale data from.");

@@ -41,7 +41,8 @@ internal static class CompareCommand
             foreach (var name in modeNames)
             {
                 var parts = name.Split('/');
-                var modeOptions = Clone(setup.Options, ModelOptions.ParseMode(parts[0]));
+                var modeOptions = setup.Options.Clone();
+                modeOptions.Mode = ModelOptions.ParseMode(parts[0]);
                 if (parts.Length > 1) modeOptions.GroupNormMode = ModelOptions.ParseGnMode(parts[1]);
                 var modeSetup = setup with { Options = modeOptions };
                 var (result, report) = modeSetup.Generate(loaded.Model, loaded.Request, loaded.Conditioning);
@@ -64,16 +65,4 @@ internal static class CompareCommand
     }
 
     private static string Invariant(double value) => value.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
-
-    private static PatchParallelOptions Clone(PatchParallelOptions o, ParallelMode mode) => new()
-    {
-        Mode = mode,
-        WarmupSteps = o.WarmupSteps,
-        GroupNormMode = o.GroupNormMode,
-        DistriFuserGroupNorm = o.DistriFuserGroupNorm,
-        PcppRatio = o.PcppRatio,
-        SplitBatch = o.SplitBatch,
-        BucketSize = o.BucketSize,
-        Timeout = o.Timeout,
-    };
 }
