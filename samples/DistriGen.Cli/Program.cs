@@ -14,6 +14,7 @@ public static class Program
         var root = new RootCommand("DistriGen: fast, exact, distributed diffusion inference for .NET.")
         {
             GenerateCommand.Create(),
+            EncodePromptCommand.Create(),
             CompareCommand.Create(),
             EvalUnetCommand.Create(),
             PlanCommand.Create(),

@@ -52,7 +52,7 @@ public sealed class ShapesModelTests
     [Fact]
     public void CaptionsAreLowerCasedPaddedAndCut()
     {
-        var tokenizer = Model.Value.Tokenizer!;
+        var tokenizer = Text.WordTokenizer.Load(Path.Combine(Directory, "tokenizer"));
         Assert.Equal([1, 5, 13, 0, 0], tokenizer.Encode("A RED  circle", 5));
         Assert.Equal([1, 5], tokenizer.Encode("a red circle", 2));
         Assert.All(tokenizer.Encode("", 4), id => Assert.Equal(tokenizer.PadId, id));

@@ -1,3 +1,4 @@
+using DistriGen.Models.Text;
 using DistriGen.Tensors.IO;
 using DistriGen.Tensors.Nn;
 
@@ -5,38 +6,39 @@ namespace DistriGen.Models.Pipelines;
 
 /// <summary>
 /// A model folder in diffusers layout: unet/ (config.json + weights), scheduler/, and optionally vae/
-/// (latent models; without it the model works in pixel space), text_encoder/ + tokenizer/ (the
-/// token-embedding encoder; other encoders' embeddings come from a file). Weights may be F32, F16 or
-/// BF16, in one file or sharded.
+/// (latent models; without it the model works in pixel space), the text side (CLIP tokenizer/ +
+/// text_encoder/, SDXL's _2 pair, or the token-embedding encoder of small models) and model_index.json.
+/// Weights may be F32, F16 or BF16, in one file or sharded.
 /// </summary>
 public sealed class DiffusionModel
 {
-    private DiffusionModel(string directory, UNet2DConditionModel unet, AutoencoderKL? vae, SchedulerConfig scheduler, TokenEmbeddingTextEncoder? textEncoder, WordTokenizer? tokenizer)
+    private DiffusionModel(string directory, UNet2DConditionModel unet, AutoencoderKL? vae, SchedulerConfig scheduler, IPromptEncoder? textEncoder)
     {
         Directory = directory;
         Unet = unet;
         Vae = vae;
         SchedulerConfig = scheduler;
         TextEncoder = textEncoder;
-        Tokenizer = tokenizer;
     }
 
     public string Directory { get; }
     public UNet2DConditionModel Unet { get; }
     public AutoencoderKL? Vae { get; }
     public SchedulerConfig SchedulerConfig { get; }
-    public TokenEmbeddingTextEncoder? TextEncoder { get; }
-    public WordTokenizer? Tokenizer { get; }
+
+    /// <summary>The text side, or null when the folder has none (or it was not loaded): then embeddings come from a file.</summary>
+    public IPromptEncoder? TextEncoder { get; }
 
     /// <summary>Image pixels per latent pixel (1 for pixel-space models).</summary>
     public int ImageScale => Vae?.Config.ScaleFactor ?? 1;
 
-    public bool CanEncodeText => TextEncoder is not null && Tokenizer is not null;
-
-    public static DiffusionModel Load(string directory, SchedulerKind? schedulerOverride = null)
+    /// <summary>Loads the folder; <paramref name="textEncoder"/> false skips the text side (embeddings come from a file).</summary>
+    public static DiffusionModel Load(string directory, SchedulerKind? schedulerOverride = null, bool textEncoder = true)
     {
         if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"No model folder at {directory}.");
-        var unet = new UNet2DConditionModel(UNetConfig.Load(Path.Combine(directory, "unet", "config.json")));
+        var index = ModelIndex.Load(directory);
+        var unetConfigPath = Path.Combine(directory, "unet", "config.json");
+        var unet = new UNet2DConditionModel(UNetConfig.Load(unetConfigPath));
         using (var weights = Checkpoint.OpenFolder(Path.Combine(directory, "unet"), "diffusion_pytorch_model"))
             unet.LoadStateDict(weights);
 
@@ -50,16 +52,26 @@ public sealed class DiffusionModel
         }
 
         var scheduler = SchedulerConfig.Load(Path.Combine(directory, "scheduler", "scheduler_config.json"), schedulerOverride);
+        var text = textEncoder ? PromptEncoders.Load(directory, index) : null;
+        if (text is not null) CheckWidths(text, unet.Config, unetConfigPath);
+        return new DiffusionModel(directory, unet, vae, scheduler, text);
+    }
 
-        TokenEmbeddingTextEncoder? encoder = null;
-        WordTokenizer? tokenizer = null;
-        var encoderConfig = Path.Combine(directory, "text_encoder", "config.json");
-        if (File.Exists(encoderConfig) && File.ReadAllText(encoderConfig).Contains("\"token_embedding\"", StringComparison.Ordinal))
+    /// <summary>The text encoders' widths must be what the UNet was trained on.</summary>
+    private static void CheckWidths(IPromptEncoder text, UNetConfig unet, string unetConfigPath)
+    {
+        if (text.EmbeddingDim != unet.CrossAttentionDim[0])
+            throw new ModelConfigException(unetConfigPath,
+                $"'cross_attention_dim' is {unet.CrossAttentionDim[0]} but the text encoder in {text.Source} gives {text.EmbeddingDim} per token " +
+                "(hidden_size in text_encoder*/config.json): the encoder does not belong to this UNet.");
+        if (unet.IsSdxl)
         {
-            encoder = TokenEmbeddingTextEncoder.Load(Path.Combine(directory, "text_encoder"));
-            tokenizer = WordTokenizer.Load(Path.Combine(directory, "tokenizer"));
+            int expected = unet.ProjectionClassEmbeddingsInputDim!.Value - 6 * unet.AdditionTimeEmbedDim!.Value;
+            if (text.PooledDim != expected)
+                throw new ModelConfigException(unetConfigPath,
+                    $"'projection_class_embeddings_input_dim' leaves {expected} values for the pooled text embedding but the text encoder in {text.Source} " +
+                    $"gives {(text.PooledDim is { } p ? p.ToString() : "none")} (projection_dim in text_encoder_2/config.json).");
         }
-        return new DiffusionModel(directory, unet, vae, scheduler, encoder, tokenizer);
     }
 
     /// <summary>A model with random weights, for benchmarks and for trying the tool without a checkpoint.</summary>
@@ -73,11 +85,11 @@ public sealed class DiffusionModel
             vae = new AutoencoderKL(vaeConfig);
             vae.InitializeRandom(seed + 1);
         }
-        return new DiffusionModel("(random weights)", unet, vae, scheduler, null, null);
+        return new DiffusionModel("(random weights)", unet, vae, scheduler, null);
     }
 
     /// <summary>The same model (weights shared) with another scheduler.</summary>
-    public DiffusionModel WithScheduler(SchedulerConfig scheduler) => new(Directory, Unet, Vae, scheduler, TextEncoder, Tokenizer);
+    public DiffusionModel WithScheduler(SchedulerConfig scheduler) => new(Directory, Unet, Vae, scheduler, TextEncoder);
 
     /// <summary>The latent size for an image size; an image that does not split into latent pixels is an error.</summary>
     public (int Height, int Width) LatentSize(int width, int height)
@@ -88,13 +100,19 @@ public sealed class DiffusionModel
         return (height / scale, width / scale);
     }
 
-    /// <summary>The guidance batch for a caption: row 0 the empty caption, row 1 the caption.</summary>
-    public Conditioning EncodePrompt(string prompt)
+    /// <summary>diffusers' encode_prompt for this model; an error that says what to do when it has no text encoder.</summary>
+    public PromptEmbeddings EncodePrompt(PromptRequest request)
     {
-        if (TextEncoder is null || Tokenizer is null)
-            throw new InvalidOperationException($"The model in {Directory} has no text encoder DistriGen can run; give its embeddings with --embeddings FILE (encoder_hidden_states, row 0 unconditional, row 1 conditional).");
-        int length = TextEncoder.MaxLength;
-        var ids = new[] { Tokenizer.Encode("", length), Tokenizer.Encode(prompt, length) };
-        return new Conditioning(TextEncoder.Encode(ids).Keep());
+        if (TextEncoder is null)
+            throw new InvalidOperationException($"The model in {Directory} has no text encoder (no text_encoder/ and tokenizer/ folders); " +
+                "give its embeddings with --embeddings FILE (encoder_hidden_states, row 0 unconditional, row 1 conditional).");
+        return TextEncoder.Encode(request);
+    }
+
+    /// <summary>The guidance batch for a prompt: row 0 the negative side, row 1 the prompt.</summary>
+    public Conditioning EncodePrompt(string prompt, string? negativePrompt = null)
+    {
+        using var embeddings = EncodePrompt(new PromptRequest(prompt, negativePrompt));
+        return embeddings.ToConditioning();
     }
 }

@@ -20,6 +20,8 @@ public static class DiffusionPipeline
         var scheduler = Schedulers.Schedulers.Create(model.SchedulerConfig);
         scheduler.SetTimesteps(request.Steps);
         bool guided = request.GuidanceScale > 1f;
+        if (model.Unet.Config.IsSdxl && conditioning.TimeIds is null)
+            conditioning = conditioning with { TimeIds = Conditioning.SdxlTimeIds(request.Height, request.Width, conditioning.EncoderHiddenStates.Dim(0)) };
         var cond = guided ? conditioning : conditioning.Rows(1, 2);
         int channels = model.Unet.Config.InChannels;
 

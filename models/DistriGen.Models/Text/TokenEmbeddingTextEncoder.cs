@@ -1,26 +1,16 @@
 using System.Text.Json;
-using DistriGen.Runtime;
 using DistriGen.Tensors;
 using DistriGen.Tensors.IO;
 using DistriGen.Tensors.Nn;
+using DistriGen.Tensors.Ops;
 
-namespace DistriGen.Models;
-
-/// <summary>A lookup table (parameter "weight", (rows, dim)).</summary>
-[PatchParallel]
-public sealed partial class Embedding : Module
-{
-    public Embedding(int rows, int dim) => Weight = Tensor.Parameter(rows, dim);
-
-    public Tensor Weight { get; }
-}
+namespace DistriGen.Models.Text;
 
 /// <summary>
 /// The token-embedding text encoder of small models such as the built-in "shapes" model:
 /// encoder_hidden_states[b, i] = token_embedding[ids[b, i]] + position_embedding[i].
 /// </summary>
-[PatchParallel]
-public sealed partial class TokenEmbeddingTextEncoder : Module
+public sealed class TokenEmbeddingTextEncoder : Module
 {
     public TokenEmbeddingTextEncoder(int vocabSize, int hiddenSize, int maxLength)
     {
@@ -31,27 +21,22 @@ public sealed partial class TokenEmbeddingTextEncoder : Module
     public Embedding TokenEmbedding { get; }
     public Embedding PositionEmbedding { get; }
 
-    public int MaxLength => PositionEmbedding.Weight.Dim(0);
-    public int HiddenSize => TokenEmbedding.Weight.Dim(1);
+    public int MaxLength => PositionEmbedding.Rows;
+    public int HiddenSize => TokenEmbedding.Dim;
+
+    public override IEnumerable<(string Name, Module? Module)> Children()
+    {
+        yield return ("token_embedding", TokenEmbedding);
+        yield return ("position_embedding", PositionEmbedding);
+    }
 
     /// <summary>(B, max_length, hidden) for token ids (B, max_length).</summary>
     public Tensor Encode(IReadOnlyList<int[]> ids)
     {
-        int n = MaxLength, d = HiddenSize;
-        var output = Tensor.Empty(ids.Count, n, d);
-        var tokens = TokenEmbedding.Weight.Span;
-        var positions = PositionEmbedding.Weight.Span;
-        for (int b = 0; b < ids.Count; b++)
-        {
-            if (ids[b].Length != n) throw new ArgumentException($"Token ids must have length {n}, got {ids[b].Length}.");
-            for (int i = 0; i < n; i++)
-            {
-                int id = ids[b][i];
-                if ((uint)id >= (uint)TokenEmbedding.Weight.Dim(0)) throw new ArgumentOutOfRangeException(nameof(ids), id, $"Token id {id} is outside the vocabulary of {TokenEmbedding.Weight.Dim(0)}.");
-                System.Numerics.Tensors.TensorPrimitives.Add(tokens.Slice(id * d, d), positions.Slice(i * d, d), output.Span.Slice((b * n + i) * d, d));
-            }
-        }
-        return output;
+        int n = MaxLength;
+        if (ids.Any(s => s.Length != n)) throw new ArgumentException($"Token ids must have length {n}.");
+        var output = TokenEmbedding.Forward(ids.SelectMany(s => s).ToArray(), ids.Count, n);
+        return Ops.AddTrailingInPlace(output, PositionEmbedding.Weight);
     }
 
     /// <summary>Loads text_encoder/ (config.json with kind "token_embedding", model.safetensors).</summary>
@@ -68,6 +53,34 @@ public sealed partial class TokenEmbeddingTextEncoder : Module
         encoder.LoadStateDict(weights);
         return encoder;
     }
+
+    /// <summary>Whether a text_encoder/config.json describes this kind of encoder.</summary>
+    public static bool Describes(string configPath) =>
+        File.Exists(configPath) && File.ReadAllText(configPath).Contains("\"token_embedding\"", StringComparison.Ordinal);
+}
+
+/// <summary>
+/// The text side of models with a <see cref="TokenEmbeddingTextEncoder"/>: the caption through the word
+/// tokenizer; the negative side is the negative prompt, or the empty caption (all padding).
+/// </summary>
+public sealed class TokenEmbeddingPromptEncoder(TokenEmbeddingTextEncoder encoder, WordTokenizer tokenizer, string source) : IPromptEncoder
+{
+    public int EmbeddingDim => encoder.HiddenSize;
+    public int? PooledDim => null;
+    public string Source => source;
+
+    public PromptEmbeddings Encode(PromptRequest request)
+    {
+        if (request.ClipSkip is > 0) throw new ArgumentException($"--clip-skip applies to CLIP text encoders; the model in {source} has a token-embedding encoder.");
+        var ids = tokenizer.Encode(request.Prompt, encoder.MaxLength);
+        var negative = tokenizer.Encode(request.NegativePrompt ?? "", encoder.MaxLength);
+        return new PromptEmbeddings(encoder.Encode([ids]).Keep(), encoder.Encode([negative]).Keep(), null, null, [ids], [negative]);
+    }
+
+    public static TokenEmbeddingPromptEncoder Load(string modelDirectory) => new(
+        TokenEmbeddingTextEncoder.Load(Path.Combine(modelDirectory, "text_encoder")),
+        WordTokenizer.Load(Path.Combine(modelDirectory, "tokenizer")),
+        modelDirectory);
 }
 
 /// <summary>

@@ -7,18 +7,24 @@ namespace DistriGen.Tensors.IO;
 /// <summary>Writes 8-bit RGB PNG files.</summary>
 public static class Png
 {
-    /// <summary>Writes an image tensor (3, H, W) or (1, 3, H, W) with values in −1..1 as diffusers does: (clamp(x)·0.5 + 0.5)·255, rounded.</summary>
-    public static void WriteImage(string path, Tensor image)
+    /// <summary>
+    /// Writes an image tensor (3, H, W) or (1, 3, H, W) with values in −1..1 as diffusers does:
+    /// (clamp(x)·0.5 + 0.5)·255, rounded; each pixel as a <paramref name="scale"/>×<paramref name="scale"/>
+    /// block (nearest neighbour), so small images can be looked at.
+    /// </summary>
+    public static void WriteImage(string path, Tensor image, int scale = 1)
     {
         var t = image.Rank == 4 ? image.Reshape(image.Dim(1), image.Dim(2), image.Dim(3)) : image;
         if (t.Rank != 3 || t.Dim(0) != 3) throw new ArgumentException($"An RGB image is (3, H, W); got {Tensor.Format(image.Shape)}.");
-        int h = t.Dim(1), w = t.Dim(2);
-        var rgb = new byte[h * w * 3];
+        if (scale is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(scale), scale, "--scale must be between 1 and 64.");
+        int h = t.Dim(1), w = t.Dim(2), sw = w * scale;
+        var rgb = new byte[h * scale * sw * 3];
         var s = t.Span;
         for (int c = 0; c < 3; c++)
-            for (int i = 0; i < h * w; i++)
-                rgb[i * 3 + c] = ToByte(s[c * h * w + i]);
-        WriteRgb(path, w, h, rgb);
+            for (int y = 0; y < h * scale; y++)
+                for (int x = 0; x < sw; x++)
+                    rgb[(y * sw + x) * 3 + c] = ToByte(s[(c * h + y / scale) * w + x / scale]);
+        WriteRgb(path, sw, h * scale, rgb);
     }
 
     public static byte ToByte(float x) => (byte)MathF.Round((Math.Clamp(x, -1f, 1f) * 0.5f + 0.5f) * 255f);

@@ -3,15 +3,21 @@ using System.Text.Json;
 
 namespace DistriGen.Tensors.IO;
 
+/// <summary>One tensor to write and the element type it is stored as (I64 for integer values such as token ids).</summary>
+public readonly record struct SafeTensorsItem(string Name, Tensor Tensor, SafeTensorsDType DType = SafeTensorsDType.F32);
+
 /// <summary>Writes tensors to a safetensors file as F32 (or F16 to halve the size), keys sorted.</summary>
 public static class SafeTensorsWriter
 {
-    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, SafeTensorsDType dtype = SafeTensorsDType.F32, IReadOnlyDictionary<string, string>? metadata = null)
+    public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, SafeTensorsDType dtype = SafeTensorsDType.F32, IReadOnlyDictionary<string, string>? metadata = null) =>
+        Write(path, tensors.Select(t => new SafeTensorsItem(t.Key, t.Value, dtype)), metadata);
+
+    public static void Write(string path, IEnumerable<SafeTensorsItem> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
-        if (dtype is not (SafeTensorsDType.F32 or SafeTensorsDType.F16 or SafeTensorsDType.BF16))
-            throw new ArgumentException($"Writing {dtype} is not supported; use F32, F16 or BF16.", nameof(dtype));
-        var items = tensors.OrderBy(t => t.Key, StringComparer.Ordinal).ToList();
-        int size = SafeTensorsDTypes.Size(dtype);
+        var items = tensors.OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
+        foreach (var item in items)
+            if (item.DType is not (SafeTensorsDType.F32 or SafeTensorsDType.F16 or SafeTensorsDType.BF16 or SafeTensorsDType.I64))
+                throw new ArgumentException($"Writing {item.DType} ('{item.Name}') is not supported; use F32, F16, BF16 or I64.", nameof(tensors));
         using var header = new MemoryStream();
         using (var json = new Utf8JsonWriter(header))
         {
@@ -23,8 +29,9 @@ public static class SafeTensorsWriter
                 json.WriteEndObject();
             }
             long offset = 0;
-            foreach (var (name, t) in items)
+            foreach (var (name, t, dtype) in items)
             {
+                int size = SafeTensorsDTypes.Size(dtype);
                 json.WriteStartObject(name);
                 json.WriteString("dtype", dtype.ToString());
                 json.WriteStartArray("shape");
@@ -48,7 +55,7 @@ public static class SafeTensorsWriter
         file.Write(BitConverter.GetBytes((ulong)header.Length));
         header.Position = 0;
         header.CopyTo(file);
-        foreach (var (_, t) in items) WriteData(file, t.Span, dtype);
+        foreach (var (_, t, dtype) in items) WriteData(file, t.Span, dtype);
     }
 
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, SafeTensorsDType dtype = SafeTensorsDType.F32) =>
@@ -65,6 +72,11 @@ public static class SafeTensorsWriter
                 var halves = new Half[data.Length];
                 System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(data, halves);
                 stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(halves.AsSpan()));
+                break;
+            case SafeTensorsDType.I64:
+                var longs = new long[data.Length];
+                for (int i = 0; i < data.Length; i++) longs[i] = (long)data[i];
+                stream.Write(System.Runtime.InteropServices.MemoryMarshal.AsBytes(longs.AsSpan()));
                 break;
             default:
                 var bf = new ushort[data.Length];

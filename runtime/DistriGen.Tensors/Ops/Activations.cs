@@ -27,6 +27,18 @@ public static partial class Ops
         }
     }
 
+    /// <summary>x · sigmoid(1.702 · x), the "quick_gelu" of CLIP's text encoders.</summary>
+    public static Tensor QuickGelu(Tensor x)
+    {
+        if (x.IsMeta) return Tensor.Meta(x.Shape);
+        var y = Tensor.Empty(x.Shape);
+        using var _ = OpProfiler.Measure(OpCategory.Elementwise, 5L * x.Length);
+        TensorPrimitives.Multiply(x.Span, 1.702f, y.Span);
+        TensorPrimitives.Sigmoid(y.Span, y.Span);
+        TensorPrimitives.Multiply(y.Span, x.Span, y.Span);
+        return y;
+    }
+
     /// <summary>GELU with the exact error function, as torch's default.</summary>
     public static Tensor Gelu(Tensor x)
     {

@@ -13,9 +13,10 @@ public static partial class Ops
     /// <summary>
     /// Multi-head scaled-dot-product attention, softmax(q·kᵀ/√d)·v, on token layout: q (B, Nq, C),
     /// k and v (B, Nk, C), C = heads × d with head h in channels [h·d, (h+1)·d). Blocked with an online
-    /// softmax, so memory is O(N·d): the Nq×Nk score matrix is never written.
+    /// softmax, so memory is O(N·d): the Nq×Nk score matrix is never written. With
+    /// <paramref name="causal"/> query i attends to keys 0…i only (text encoders).
     /// </summary>
-    public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, int heads)
+    public static unsafe Tensor Attention(Tensor q, Tensor k, Tensor v, int heads, bool causal = false)
     {
         const string op = "attention";
         Shapes.Rank(q, 3, op, "q");
@@ -24,6 +25,7 @@ public static partial class Ops
         int batch = q.Dim(0), nq = q.Dim(1), c = q.Dim(2), nk = k.Dim(1);
         Shapes.Check(k.Dim(0) == batch && k.Dim(2) == c, op, () => $"q {Tensor.Format(q.Shape)} and k {Tensor.Format(k.Shape)} do not match.");
         Shapes.Check(heads > 0 && c % heads == 0, op, () => $"{c} channels cannot be split into {heads} heads.");
+        Shapes.Check(!causal || nq == nk, op, () => $"causal attention needs as many queries as keys, got {nq} and {nk}.");
         if (Tensor.AnyMeta(q, k, v)) return Tensor.Meta(batch, nq, c);
         var y = Tensor.Empty(batch, nq, c);
         int d = c / heads;
@@ -63,10 +65,13 @@ public static partial class Ops
                 float* ktPtr = (float*)nkt + (long)bh * d * nk;
                 fixed (float* ps = scores, pacc = acc)
                 {
-                    for (int k0 = 0; k0 < nk; k0 += KeyBlock)
+                    // Causal: keys after the block's last query are masked for every row of the block.
+                    int keys = causal ? q0 + qn : nk;
+                    for (int k0 = 0; k0 < keys; k0 += KeyBlock)
                     {
-                        int kn = Math.Min(KeyBlock, nk - k0);
+                        int kn = Math.Min(KeyBlock, keys - k0);
                         backend.Gemm(qn, kn, d, qPtr, c, ktPtr + k0, nk, ps, KeyBlock, false, 1);
+                        if (causal) MaskFutureKeys(ps, qn, kn, q0, k0);
                         for (int i = 0; i < qn; i++)
                         {
                             // Maxima are of the unscaled scores (the scale is positive); the scale goes into the exponent.
@@ -95,6 +100,16 @@ public static partial class Ops
         }
         TensorMemory.Return(kt);
         return y;
+    }
+
+    /// <summary>Scores of keys after their query become −∞, so they get no weight.</summary>
+    private static unsafe void MaskFutureKeys(float* scores, int rows, int keys, int q0, int k0)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            int first = Math.Max(0, q0 + i + 1 - k0);
+            if (first < keys) new Span<float>(scores + i * KeyBlock + first, keys - first).Fill(float.NegativeInfinity);
+        }
     }
 
     /// <summary>s ← exp(s·scale − shift) in one pass, returning the sum.</summary>

@@ -172,13 +172,17 @@ public static partial class Ops
 
 public static partial class Ops
 {
-    /// <summary>Concatenates rank-2 tensors (B, p) and (B, q) into (B, p + q).</summary>
+    /// <summary>Concatenates (…, p) and (…, q) along the last axis into (…, p + q); the leading axes must agree.</summary>
     public static Tensor ConcatColumns(Tensor a, Tensor b)
     {
-        Shapes.Check(a.Rank == 2 && b.Rank == 2 && a.Dim(0) == b.Dim(0), "concat_columns", () => $"{Tensor.Format(a.Shape)} and {Tensor.Format(b.Shape)} cannot be joined column-wise.");
-        int rows = a.Dim(0), p = a.Dim(1), q = b.Dim(1);
-        if (Tensor.AnyMeta(a, b)) return Tensor.Meta(rows, p + q);
-        var y = Tensor.Empty(rows, p + q);
+        Shapes.Check(a.Rank == b.Rank && a.Rank >= 1 && a.Shape.AsSpan(0, a.Rank - 1).SequenceEqual(b.Shape.AsSpan(0, b.Rank - 1)),
+            "concat_columns", () => $"{Tensor.Format(a.Shape)} and {Tensor.Format(b.Shape)} cannot be joined along the last axis.");
+        int p = a.Dim(-1), q = b.Dim(-1), rows = Tensor.ElementCount(a.Shape.AsSpan(0, a.Rank - 1));
+        var shape = (int[])a.Shape.Clone();
+        shape[^1] = p + q;
+        if (Tensor.AnyMeta(a, b)) return Tensor.Meta(shape);
+        var y = Tensor.Empty(shape);
+        using var _ = OpProfiler.Measure(OpCategory.Layout);
         for (int i = 0; i < rows; i++)
         {
             a.Span.Slice(i * p, p).CopyTo(y.Span.Slice(i * (p + q)));

@@ -21,6 +21,56 @@ internal static class BenchCommand
         command.Subcommands.Add(UNet());
         command.Subcommands.Add(Vae());
         command.Subcommands.Add(Parallel());
+        command.Subcommands.Add(TextEncoder());
+        return command;
+    }
+
+    private static Command TextEncoder()
+    {
+        var config = new Option<string>("--config") { Description = "sd15 (CLIP-L), sd2 (OpenCLIP-H) or sdxl (CLIP-L and OpenCLIP-bigG).", DefaultValueFactory = _ => "sd15" };
+        var threads = Threads();
+        var repeat = Repeat();
+        var backend = Backend();
+        var command = new Command("text-encoder", "Time to encode one prompt pair (prompt and negative prompt, 77 tokens each) with random weights at real size.")
+            { config, threads, repeat, backend };
+        command.SetAction(parse =>
+        {
+            using var budget = ComputeThreads.Use(parse.GetValue(threads));
+            ComputeBackends.Select(parse.GetValue(backend)!);
+            var name = parse.GetValue(config)!;
+            var configs = name.ToLowerInvariant() switch
+            {
+                "sd15" or "sd1.5" => new[] { Models.Text.ClipTextConfig.ClipL },
+                "sd2" => [Models.Text.ClipTextConfig.OpenClipH],
+                "sdxl" => [Models.Text.ClipTextConfig.ClipL, Models.Text.ClipTextConfig.OpenClipBigG],
+                _ => throw new ArgumentException($"--config '{name}' is not sd15, sd2 or sdxl."),
+            };
+            var encoders = configs.Select((c, i) =>
+            {
+                var encoder = new Models.Text.ClipTextModel(c);
+                encoder.InitializeRandom(i);
+                return encoder;
+            }).ToList();
+            // A prompt of 20 tokens and an empty negative prompt, padded to 77 as the pipelines do.
+            var prompt = new int[77];
+            var negative = new int[77];
+            Array.Fill(prompt, 49407);
+            Array.Fill(negative, 49407);
+            prompt[0] = negative[0] = 49406;
+            for (int i = 1; i <= 20; i++) prompt[i] = 320 + 97 * i;
+            AnsiConsole.MarkupLine($"{Markup.Escape(name)} text encoder{(encoders.Count > 1 ? "s" : "")}: {string.Join(" + ", encoders.Select(e => $"{e.ParameterCount() / 1e6:0} M parameters"))}, " +
+                $"{ComputeThreads.Current} thread(s), {Markup.Escape(ComputeBackends.Current.Name)}");
+            Report(() =>
+            {
+                using var scope = new TensorScope();
+                foreach (var encoder in encoders)
+                {
+                    encoder.Forward([prompt]).Dispose();
+                    encoder.Forward([negative]).Dispose();
+                }
+            }, parse.GetValue(repeat));
+            return 0;
+        });
         return command;
     }
 
@@ -115,7 +165,7 @@ internal static class BenchCommand
             var sample = SeededNormal.Sample(1, b, unetConfig.InChannels, h / scale, w / scale).Keep();
             var text = SeededNormal.Sample(2, b, 77, unetConfig.CrossAttentionDim[0]).Keep();
             var textEmbeds = unetConfig.IsSdxl ? SeededNormal.Sample(3, b, unetConfig.ProjectionClassEmbeddingsInputDim!.Value - 6 * unetConfig.AdditionTimeEmbedDim!.Value).Keep() : null;
-            var timeIds = unetConfig.IsSdxl ? Tensor.FromArray(Enumerable.Range(0, b).SelectMany(_ => new float[] { h, w, 0, 0, h, w }).ToArray(), b, 6).Keep() : null;
+            var timeIds = unetConfig.IsSdxl ? Conditioning.SdxlTimeIds(h, w, b) : null;
             AnsiConsole.MarkupLine($"{Markup.Escape(name)} UNet, {unet.ParameterCount() / 1e6:0} M parameters, batch {b}, latent {w / scale}×{h / scale}, {ComputeThreads.Current} thread(s), {Markup.Escape(ComputeBackends.Current.Name)}");
             Report(() =>
             {

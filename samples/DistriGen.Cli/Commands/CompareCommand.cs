@@ -23,7 +23,7 @@ internal static class CompareCommand
         options.AddTo(command);
         command.SetAction(parse =>
         {
-            var loaded = options.Load(parse, parse.GetValue(prompt));
+            var loaded = options.Load(parse, parse.GetValue(prompt), BuiltInModel.CompareSize);
             var setup = loaded.Setup;
             if (setup.Ranks < 2) setup = setup with { Ranks = 2, ThreadsPerRank = Math.Max(1, Environment.ProcessorCount / 2) };
             var modeNames = parse.GetValue(modes)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
@@ -31,6 +31,7 @@ internal static class CompareCommand
             var dir = parse.GetValue(outDir)!;
             Directory.CreateDirectory(dir);
 
+            foreach (var warning in loaded.Warnings) AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
             AnsiConsole.MarkupLine($"[grey]model[/] {Markup.Escape(loaded.Model.Directory)} · {loaded.Request.Width}×{loaded.Request.Height} · {loaded.Request.Steps} steps · {setup.Ranks} ranks");
             var (reference, _) = ParallelSetup.Single(Environment.ProcessorCount).Generate(loaded.Model, loaded.Request, loaded.Conditioning);
             Png.WriteImage(Path.Combine(dir, "single.png"), reference.Image);

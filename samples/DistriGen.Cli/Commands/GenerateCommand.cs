@@ -16,26 +16,34 @@ internal static class GenerateCommand
         var prompt = new Argument<string?>("prompt") { Description = "What to draw (the built-in model knows colours, shapes and backgrounds).", Arity = ArgumentArity.ZeroOrOne };
         var output = new Option<string>("--out") { Description = "Where to write the PNG.", DefaultValueFactory = _ => "image.png" };
         var saveLatents = new Option<string?>("--save-latents") { Description = "Write final_latents and image to a safetensors file." };
-        var command = new Command("generate", "Generate an image.") { prompt, output, saveLatents };
+        var scale = new Option<int?>("--scale") { Description = "Write each pixel as an N×N block (default: enough to make small images at least 256 pixels wide or high)." };
+        var command = new Command("generate", "Generate an image.") { prompt, output, saveLatents, scale };
         options.AddTo(command);
         command.SetAction(parse =>
         {
             var loaded = options.Load(parse, parse.GetValue(prompt));
             bool isRoot = Runtime.Communication.MpiWorld.Current?.Rank is null or 0;
             if (isRoot)
+                foreach (var warning in loaded.Warnings) AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
+            if (isRoot)
                 AnsiConsole.MarkupLine($"[grey]model[/] {Markup.Escape(loaded.Model.Directory)} · {loaded.Request.Width}×{loaded.Request.Height} · {loaded.Request.Steps} {loaded.Model.SchedulerConfig.Kind} steps · guidance {loaded.Request.GuidanceScale} · {Markup.Escape(loaded.Setup.Describe())} · {Markup.Escape(ComputeBackends.Select(loaded.Setup.Backend).Name)}");
             var (result, report) = Run(loaded, isRoot);
             if (!isRoot) return 0;
-            Png.WriteImage(parse.GetValue(output)!, result.Image);
+            int pixelScale = parse.GetValue(scale) ?? ViewingScale(loaded.Request.Width, loaded.Request.Height);
+            Png.WriteImage(parse.GetValue(output)!, result.Image, pixelScale);
             if (parse.GetValue(saveLatents) is { } latentsPath)
                 SafeTensorsWriter.Write(latentsPath, new Dictionary<string, Tensor> { ["final_latents"] = result.FinalLatents, ["image"] = result.Image });
-            AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(parse.GetValue(output)!)}[/] · UNet {result.UNetTime.TotalSeconds:0.00} s · {(loaded.Model.Vae is null ? "no VAE (pixel space)" : $"VAE {result.VaeTime.TotalSeconds:0.00} s")} · total {result.Total.TotalSeconds:0.00} s");
+            var scaled = pixelScale > 1 ? $" ({loaded.Request.Width * pixelScale}×{loaded.Request.Height * pixelScale}, each pixel {pixelScale}×{pixelScale})" : "";
+            AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(parse.GetValue(output)!)}[/]{scaled} · UNet {result.UNetTime.TotalSeconds:0.00} s · {(loaded.Model.Vae is null ? "no VAE (pixel space)" : $"VAE {result.VaeTime.TotalSeconds:0.00} s")} · total {result.Total.TotalSeconds:0.00} s");
             if (report is not null)
                 AnsiConsole.MarkupLine($"[grey]sent per rank per step:[/] {CommunicationReport.Bytes(report.LayerBytesPerStep)} by layers (halo {CommunicationReport.Bytes(report.HaloPerStep)}, attention {CommunicationReport.Bytes(report.AttentionPerStep)}, GroupNorm {CommunicationReport.Bytes(report.GroupNormPerStep)}) + {CommunicationReport.Bytes(report.GatherPerStep)} gathering bands");
             return 0;
         });
         return command;
     }
+
+    /// <summary>The smallest whole enlargement that makes the longer side at least 256 pixels (1 for larger images).</summary>
+    internal static int ViewingScale(int width, int height) => Math.Max(1, (256 + Math.Max(width, height) - 1) / Math.Max(width, height));
 
     /// <summary>Runs with a progress bar on rank 0 (plain output when the console is not interactive).</summary>
     internal static (GenerationResult, CommunicationReport?) Run(ModelOptions.Loaded loaded, bool showProgress)

@@ -19,7 +19,9 @@ internal sealed class ModelOptions
     public Option<long> Seed { get; } = new("--seed") { Description = "Seed of the initial noise.", DefaultValueFactory = _ => 0L };
     public Option<string?> Size { get; } = new("--size") { Description = "Image size WxH in pixels (default: 128x128 for the built-in model, else the UNet's sample size × the VAE's scale)." };
     public Option<string?> Scheduler { get; } = new("--scheduler") { Description = "ddim, euler or dpm (default: the model's scheduler_config.json)." };
-    public Option<string?> Embeddings { get; } = new("--embeddings") { Description = "safetensors with encoder_hidden_states (row 0 unconditional, row 1 conditional) and for SDXL text_embeds, time_ids." };
+    public Option<string?> NegativePrompt { get; } = new("--negative-prompt") { Description = "What not to draw (the guidance's unconditional side; default: \"\", or zeros for SDXL as diffusers does)." };
+    public Option<int?> ClipSkip { get; } = new("--clip-skip") { Description = "Text-encoder layers to skip from the end, as diffusers' clip_skip." };
+    public Option<string?> Embeddings { get; } = new("--embeddings") { Description = "safetensors with encoder_hidden_states (row 0 unconditional, row 1 conditional) and for SDXL text_embeds, time_ids; replaces the prompt." };
     public Option<string?> InitNoise { get; } = new("--init-noise") { Description = "safetensors whose 'init_noise' (1, C, h, w) replaces the seeded noise." };
     public Option<int> Ranks { get; } = new("--ranks") { Description = "Ranks (threads of this process, each with its own band). Under mpirun the MPI job decides.", DefaultValueFactory = _ => 1 };
     public Option<int?> ThreadsPerRank { get; } = new("--threads-per-rank") { Description = "Compute threads per rank (default: the cores divided among the ranks)." };
@@ -35,27 +37,43 @@ internal sealed class ModelOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, DistriFuserGn, SplitBatch, PcppRatio, Backend })
+        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, NegativePrompt, ClipSkip, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, DistriFuserGn, SplitBatch, PcppRatio, Backend })
             command.Options.Add(option);
     }
 
-    /// <summary>Loads the model and builds the request, conditioning and parallel setup the options describe.</summary>
-    public Loaded Load(ParseResult parse, string? prompt)
+    /// <summary>The model folder the options name, or the built-in one.</summary>
+    public string ModelDirectory(ParseResult parse) => parse.GetValue(Model) ?? BuiltInModel.Directory;
+
+    /// <summary>
+    /// Loads the model and builds the request, conditioning and parallel setup the options describe; the
+    /// built-in model draws at <paramref name="builtInSize"/> unless --size says otherwise.
+    /// </summary>
+    public Loaded Load(ParseResult parse, string? prompt, (int Width, int Height)? builtInSize = null)
     {
-        var modelDir = parse.GetValue(Model);
-        bool builtIn = modelDir is null;
-        var directory = modelDir ?? BuiltInModel.Directory;
+        bool builtIn = parse.GetValue(Model) is null;
+        var directory = ModelDirectory(parse);
         var schedulerName = parse.GetValue(Scheduler);
-        var model = DiffusionModel.Load(directory, schedulerName is null ? null : Models.Schedulers.Schedulers.ParseKind(schedulerName));
+        var embeddings = parse.GetValue(Embeddings);
+        var model = DiffusionModel.Load(directory, schedulerName is null ? null : Models.Schedulers.Schedulers.ParseKind(schedulerName), textEncoder: embeddings is null);
 
         var defaults = builtIn
             ? BuiltInModel.Defaults
             : new GenerationDefaults(model.Unet.Config.SampleSize * model.ImageScale, model.Unet.Config.SampleSize * model.ImageScale, 50, 7.5f);
-        var (width, height) = parse.GetValue(Size) is { } size ? ParseSize(size) : (defaults.Width, defaults.Height);
+        var (width, height) = parse.GetValue(Size) is { } size ? ParseSize(size) : builtIn && builtInSize is { } s ? s : (defaults.Width, defaults.Height);
 
         Conditioning conditioning;
-        if (parse.GetValue(Embeddings) is { } embeddings) conditioning = Conditioning.Load(embeddings);
-        else conditioning = model.EncodePrompt(prompt ?? (builtIn ? BuiltInModel.DefaultPrompt : throw new ArgumentException("Give a prompt, or --embeddings FILE for a model whose text encoder DistriGen cannot run.")));
+        IReadOnlyList<string> warnings = [];
+        if (embeddings is not null)
+        {
+            conditioning = Conditioning.Load(embeddings);
+        }
+        else
+        {
+            var text = prompt ?? (builtIn ? BuiltInModel.DefaultPrompt : throw new ArgumentException("Give a prompt (or --embeddings FILE)."));
+            using var encoded = model.EncodePrompt(new Models.Text.PromptRequest(text, parse.GetValue(NegativePrompt), parse.GetValue(ClipSkip)));
+            conditioning = encoded.ToConditioning();
+            warnings = encoded.Warnings;
+        }
 
         Tensor? noise = null;
         if (parse.GetValue(InitNoise) is { } noisePath)
@@ -76,7 +94,7 @@ internal sealed class ModelOptions
             InitNoise = noise,
         };
         model.LatentSize(width, height);
-        return new Loaded(model, request, conditioning, Setup(parse));
+        return new Loaded(model, request, conditioning, Setup(parse)) { Warnings = warnings };
     }
 
     public ParallelSetup Setup(ParseResult parse)
@@ -122,5 +140,9 @@ internal sealed class ModelOptions
         throw new ArgumentException($"--size '{text}' is not WIDTHxHEIGHT (e.g. 512x512).");
     }
 
-    public sealed record Loaded(DiffusionModel Model, GenerationRequest Request, Conditioning Conditioning, ParallelSetup Setup);
+    public sealed record Loaded(DiffusionModel Model, GenerationRequest Request, Conditioning Conditioning, ParallelSetup Setup)
+    {
+        /// <summary>What the user should know before the run (e.g. the part of the prompt CLIP dropped).</summary>
+        public IReadOnlyList<string> Warnings { get; init; } = [];
+    }
 }

@@ -1,0 +1,72 @@
+namespace DistriGen.Models.Text;
+
+/// <summary>
+/// A transformers CLIPTextConfig (text_encoder/config.json): the sizes of the text transformer, its
+/// activation, and which pooling and projection it has. Generic transformers keys (dtype, version,
+/// dropout, init ranges) do not change inference and are accepted as they are; keys that would change
+/// the numbers are checked.
+/// </summary>
+public sealed record ClipTextConfig
+{
+    public int VocabSize { get; init; } = 49408;
+    public int HiddenSize { get; init; } = 768;
+    public int IntermediateSize { get; init; } = 3072;
+    public int Layers { get; init; } = 12;
+    public int Heads { get; init; } = 12;
+    public int MaxPositions { get; init; } = 77;
+    public string HiddenAct { get; init; } = "quick_gelu";
+    public float LayerNormEps { get; init; } = 1e-5f;
+    public int EosTokenId { get; init; } = 2;
+
+    /// <summary>The width of text_projection for CLIPTextModelWithProjection; null for CLIPTextModel.</summary>
+    public int? ProjectionDim { get; init; }
+
+    /// <summary>OpenAI's CLIP ViT-L/14 text tower: Stable Diffusion 1.x's encoder and SDXL's first one.</summary>
+    public static ClipTextConfig ClipL { get; } = new() { HiddenSize = 768, IntermediateSize = 3072, Layers = 12, Heads = 12, HiddenAct = "quick_gelu" };
+
+    /// <summary>OpenCLIP ViT-H/14 as Stable Diffusion 2.x uses it: 23 of its 24 layers (the penultimate output).</summary>
+    public static ClipTextConfig OpenClipH { get; } = new() { HiddenSize = 1024, IntermediateSize = 4096, Layers = 23, Heads = 16, HiddenAct = "gelu" };
+
+    /// <summary>OpenCLIP ViT-bigG/14 with its projection: SDXL's second encoder.</summary>
+    public static ClipTextConfig OpenClipBigG { get; } =
+        new() { HiddenSize = 1280, IntermediateSize = 5120, Layers = 32, Heads = 20, HiddenAct = "gelu", ProjectionDim = 1280 };
+
+    public static ClipTextConfig Load(string path)
+    {
+        var r = ConfigReader.FromFile(path);
+        var architecture = r.Has("architectures") ? r.StringList("architectures") : ["CLIPTextModel"];
+        bool projection = architecture.Contains("CLIPTextModelWithProjection");
+        if (!projection && !architecture.Contains("CLIPTextModel"))
+            throw new ModelConfigException(r.File, $"'architectures' = [{string.Join(", ", architecture)}] is not a CLIP text encoder " +
+                "(supported: CLIPTextModel, CLIPTextModelWithProjection).");
+        r.Require("model_type", "clip_text_model");
+        var config = new ClipTextConfig
+        {
+            VocabSize = r.Int("vocab_size", 49408),
+            HiddenSize = r.Int("hidden_size", 512),
+            IntermediateSize = r.Int("intermediate_size", 2048),
+            Layers = r.Int("num_hidden_layers", 12),
+            Heads = r.Int("num_attention_heads", 8),
+            MaxPositions = r.Int("max_position_embeddings", 77),
+            HiddenAct = r.String("hidden_act", "quick_gelu"),
+            LayerNormEps = (float)r.Double("layer_norm_eps", 1e-5),
+            EosTokenId = r.Int("eos_token_id", 2),
+            ProjectionDim = projection ? r.Int("projection_dim", 512) : null,
+        };
+        if (config.HiddenAct is not ("quick_gelu" or "gelu"))
+            throw new ModelConfigException(r.File, $"'hidden_act' = \"{config.HiddenAct}\" is not supported (supported: \"quick_gelu\", \"gelu\").");
+        Positive(r.File, ("vocab_size", config.VocabSize), ("hidden_size", config.HiddenSize), ("intermediate_size", config.IntermediateSize),
+            ("num_hidden_layers", config.Layers), ("num_attention_heads", config.Heads), ("max_position_embeddings", config.MaxPositions));
+        if (config.HiddenSize % config.Heads != 0)
+            throw new ModelConfigException(r.File, $"'hidden_size' = {config.HiddenSize} is not divisible by 'num_attention_heads' = {config.Heads}.");
+        if (!(config.LayerNormEps > 0))
+            throw new ModelConfigException(r.File, $"'layer_norm_eps' = {config.LayerNormEps} must be positive.");
+        return config;
+    }
+
+    private static void Positive(string file, params (string Key, int Value)[] values)
+    {
+        foreach (var (key, value) in values)
+            if (value < 1) throw new ModelConfigException(file, $"'{key}' = {value} must be at least 1.");
+    }
+}
