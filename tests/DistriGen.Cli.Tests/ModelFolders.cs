@@ -23,6 +23,16 @@ internal static class ModelFolders
         return dir;
     }
 
+    /// <summary>SD 2.x's text side on the same UNet: OpenCLIP's gelu and the pad token '!' (id 0).</summary>
+    public static string StableDiffusion2(string root)
+    {
+        var dir = StableDiffusion(root);
+        CopyFolder(Path.Combine(Fixture("clip"), "sdxl-clip", "tokenizer_2"), Path.Combine(dir, "tokenizer"));
+        var config = Path.Combine(dir, "text_encoder", "config.json");
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"quick_gelu\"", "\"gelu\""));
+        return dir;
+    }
+
     /// <summary>
     /// SDXL: sdxl-tiny's UNet shape widened to sdxl-clip's encoders (72 = 32 + 40 per token, 24 pooled +
     /// 6 × 8 time ids), with random weights, sdxl-tiny's VAE and Euler scheduler, both tokenizers and encoders.

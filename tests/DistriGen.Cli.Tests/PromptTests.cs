@@ -33,6 +33,17 @@ public sealed class PromptTests : IDisposable
     }
 
     [Fact]
+    public void Stable_diffusion_2_folder_pads_with_its_own_token()
+    {
+        var model = ModelFolders.StableDiffusion2(_dir);
+        Assert.Equal(0, Program.Run(["encode-prompt", "a cat!", "--model", model, "--out", Temp("sd2.safetensors")]));
+        using var embeds = SafeTensorsFile.Open(Temp("sd2.safetensors"));
+        var ids = embeds.Read("input_ids").ToArray();
+        Assert.Equal([49406f, 320, 2368, 0, 49407, 0], ids[..6]);
+        Assert.Equal(0, Program.Run(["generate", "a cat", "--model", model, "--steps", "2", "--size", "64x64", "--out", Temp("sd2.png")]));
+    }
+
+    [Fact]
     public void Sdxl_folder_generates_from_a_prompt_on_one_and_two_ranks()
     {
         var model = ModelFolders.StableDiffusionXl(_dir);
