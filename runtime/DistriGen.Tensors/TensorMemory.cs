@@ -9,6 +9,9 @@ namespace DistriGen.Tensors;
 public static class TensorMemory
 {
     private static readonly ConcurrentDictionary<int, ConcurrentBag<float[]>> Free = new();
+    /// <summary>For each pooled length, the epoch it was last rented in (see <see cref="TrimUnused"/>).</summary>
+    private static readonly ConcurrentDictionary<int, long> LastRented = new();
+    private static long _epoch;
     private static long _pooledBytes;
     private static long _liveBytes;
     private static long _peakLiveBytes;
@@ -29,6 +32,7 @@ public static class TensorMemory
         float[]? array = null;
         if (length > 0 && Free.TryGetValue(length, out var bag) && bag.TryTake(out array))
             Interlocked.Add(ref _pooledBytes, -4L * length);
+        if (length > 0) LastRented[length] = Interlocked.Read(ref _epoch);
         array ??= length == 0 ? [] : GC.AllocateUninitializedArray<float>(length);
         long live = Interlocked.Add(ref _liveBytes, 4L * length);
         long peak;
@@ -42,6 +46,25 @@ public static class TensorMemory
         if (array.Length == 0 || Interlocked.Read(ref _pooledBytes) + 4L * array.Length > MaxPooledBytes) return;
         Free.GetOrAdd(array.Length, _ => new ConcurrentBag<float[]>()).Add(array);
         Interlocked.Add(ref _pooledBytes, 4L * array.Length);
+    }
+
+    /// <summary>Bytes kept in the pool for reuse now.</summary>
+    public static long PooledBytes => Interlocked.Read(ref _pooledBytes);
+
+    /// <summary>
+    /// Ends an epoch (e.g. a generation): pooled arrays of lengths not asked for since the previous call
+    /// go back to the garbage collector, so a host that generates at many sizes keeps only what the
+    /// current size needs.
+    /// </summary>
+    public static void TrimUnused()
+    {
+        long epoch = Interlocked.Increment(ref _epoch) - 1;
+        foreach (var (length, bag) in Free)
+        {
+            if (LastRented.TryGetValue(length, out var last) && last >= epoch) continue;
+            while (bag.TryTake(out _)) Interlocked.Add(ref _pooledBytes, -4L * length);
+            LastRented.TryRemove(length, out _);
+        }
     }
 
     /// <summary>Gives pooled arrays back to the garbage collector.</summary>

@@ -9,7 +9,7 @@ internal sealed record ParallelSetup(int Ranks, int ThreadsPerRank, PatchParalle
 
     /// <summary>Runs one generation as this setup says (rank 0's result; a report on more than one rank).</summary>
     public (Models.Pipelines.GenerationResult Result, Models.Pipelines.CommunicationReport? Report) Generate(Models.Pipelines.DiffusionModel model, Models.Pipelines.GenerationRequest request, Models.Pipelines.Conditioning conditioning, IProgress<Models.Pipelines.StepProgress>? progress = null) =>
-        CliHost.Pipeline(this, Backend).Generate(model, request, conditioning, progress);
+        CliHost.Pipeline(this, Backend).Generate(model, request, conditioning, progress, CliCancellation.Token);
 
     public string Describe() => Ranks == 1
         ? $"1 rank × {ThreadsPerRank} thread{(ThreadsPerRank > 1 ? "s" : "")}"

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using DistriGen.Models;
 using DistriGen.Models.Pipelines;
 using DistriGen.Runtime;
@@ -130,27 +129,13 @@ public sealed class CliTests : IDisposable
     [Fact]
     public async Task OpenMpiRanksGiveTheSingleDeviceImage()
     {
-        var mpirun = new[] { "/usr/bin/mpirun", "/usr/local/bin/mpirun" }.FirstOrDefault(File.Exists);
-        if (mpirun is null || !File.Exists("/usr/lib/x86_64-linux-gnu/libmpi.so.40"))
-        {
-            // Open MPI is not installed here; CI installs it and runs this test for real.
-            Assert.True(Environment.GetEnvironmentVariable("CI") is null, "CI must install Open MPI (openmpi-bin, libopenmpi-dev)");
-            return;
-        }
-        var tool = Path.Combine(AppContext.BaseDirectory, "distrigen.dll");
+        if (!ToolProcess.HasMpi()) return;
         string[] common = ["generate", "a green triangle on sky background", "--size", "32x32", "--steps", "3", "--seed", "3", "--threads-per-rank", "1"];
         Assert.Equal(0, Program.Run([.. common, "--save-latents", Temp("single.safetensors"), "--out", Temp("single.png")]));
         async Task Mpirun(params string[] options)
         {
-            var start = new ProcessStartInfo(mpirun) { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var arg in new[] { "-n", "2", "--allow-run-as-root", "--oversubscribe", "--bind-to", "none", "dotnet", tool }.Concat(common).Concat(options))
-                start.ArgumentList.Add(arg);
-            using var process = Process.Start(start)!;
-            var output = process.StandardOutput.ReadToEndAsync();
-            var errors = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-            await process.WaitForExitAsync(timeout.Token);
-            Assert.True(process.ExitCode == 0, $"mpirun exited {process.ExitCode}: {await output} {await errors}");
+            var r = await ToolProcess.RunMpi([(2, [.. common, .. options])]);
+            Assert.True(r.ExitCode == 0, $"mpirun exited {r.ExitCode}: {r.All}");
         }
 
         await Mpirun("--parallelism", "exact", "--save-latents", Temp("mpi.safetensors"), "--out", Temp("mpi.png"));

@@ -110,4 +110,32 @@ public sealed class InProcessCommunicatorTests
         }, TimeSpan.FromSeconds(5)));
         Assert.Contains("out of step", e.Message);
     }
+
+    [Fact]
+    public void A_rank_that_never_returns_does_not_hang_the_launcher()
+    {
+        var watch = Stopwatch.StartNew();
+        var e = Assert.Throws<RankFailedException>(() => InProcessLauncher.Run(2, 1, comm =>
+        {
+            if (comm.Rank == 1) Thread.Sleep(TimeSpan.FromMinutes(5)); // a rank stuck outside any exchange
+            else comm.Receive(1, 5, new float[1]);
+            return 0;
+        }, TimeSpan.FromMilliseconds(300)));
+        Assert.Contains("waited 0.3 s for rank 1", e.Message);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"the launcher waited {watch.Elapsed} for a stuck rank");
+    }
+
+    [Fact]
+    public void All_gather_contributions_of_the_wrong_size_are_refused_before_copying()
+    {
+        var e = Assert.Throws<RankFailedException>(() => InProcessLauncher.Run(2, 1, comm =>
+        {
+            // Rank 1 believes it contributes 3 values and sends them; rank 0 expects 2 from it.
+            int[] counts = comm.Rank == 0 ? [2, 2] : [2, 3];
+            var all = new float[counts.Sum()];
+            comm.AllGather(new float[counts[comm.Rank]], counts, all);
+            return 0;
+        }, TimeSpan.FromSeconds(5)));
+        Assert.Contains("expected 2 values from rank 1", e.Message);
+    }
 }

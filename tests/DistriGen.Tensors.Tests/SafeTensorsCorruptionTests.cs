@@ -125,4 +125,24 @@ public class SafeTensorsCorruptionTests
         var e = Assert.Throws<FileNotFoundException>(() => SafeTensorsFile.Open(path));
         Assert.Contains(path, e.Message);
     }
+
+    [Fact]
+    public void A_tensor_named_twice_is_rejected() =>
+        OpenFails(p => SafeTensorsFiles.WriteRaw(p, "{" + Entry("w", "F32", "[1]", 0, 4) + "," + Entry("w", "F32", "[1]", 4, 8) + "}", Floats(2)), "w", "twice");
+
+    [Fact]
+    public void An_empty_tensor_name_is_rejected() =>
+        OpenFails(p => SafeTensorsFiles.WriteRaw(p, "{" + Entry("", "F32", "[1]", 0, 4) + "}", Floats(1)), null, "empty name");
+
+    [Fact]
+    public void A_header_that_is_not_utf8_is_rejected() =>
+        OpenFails(p =>
+        {
+            var header = System.Text.Encoding.ASCII.GetBytes("{" + Entry("w?", "F32", "[1]", 0, 4) + "}");
+            header[3] = 0xFF; // an invalid UTF-8 byte inside the tensor's name
+            using var s = File.Create(p);
+            s.Write(BitConverter.GetBytes((ulong)header.Length));
+            s.Write(header);
+            s.Write(Floats(1));
+        }, null, "UTF-8");
 }

@@ -156,6 +156,29 @@ public class ShardedCheckpointTests
         Assert.Equal(Shard2["proj.weight"].ToArray().Select(v => (float)(Half)v), model.Proj.Weight.ToArray());
     }
 
+    [Theory]
+    [InlineData("../elsewhere.safetensors")]
+    [InlineData("/tmp/absolute.safetensors")]
+    [InlineData("sub/model-00001-of-00002.safetensors")]
+    public void A_weight_map_entry_outside_the_folder_is_rejected_naming_it(string shard)
+    {
+        using var dir = new TempDirectory();
+        var index = WriteSharded(dir, "model", map => map["proj.bias"] = shard);
+        var e = Assert.Throws<InvalidDataException>(() => ShardedCheckpoint.Open(index).Dispose());
+        Assert.Contains("'proj.bias'", e.Message);
+        Assert.Contains(shard, e.Message);
+    }
+
+    [Fact]
+    public void A_tensor_in_a_shard_that_the_index_does_not_list_is_an_error()
+    {
+        using var dir = new TempDirectory();
+        var index = WriteSharded(dir, "model", map => map.Remove("conv_in.bias"));
+        var e = Assert.Throws<InvalidDataException>(() => ShardedCheckpoint.Open(index).Dispose());
+        Assert.Contains("conv_in.bias", e.Message);
+        Assert.Contains("does not list", e.Message);
+    }
+
     private sealed class ConvThenLinear : Module
     {
         public Nn.Conv2d Conv { get; } = new(3, 4, 3, padding: 1);

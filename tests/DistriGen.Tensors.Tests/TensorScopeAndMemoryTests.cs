@@ -154,4 +154,20 @@ public class TensorMemoryTests
         using var b = Tensor.Zeros(1000); // same length: comes from the pool, and Zeros clears it
         Assert.All(b.ToArray(), v => Assert.Equal(0f, v));
     }
+
+    [Fact]
+    public void Generations_at_changing_sizes_keep_only_what_the_last_one_used()
+    {
+        TensorMemory.Trim();
+        for (int size = 1000; size < 1020; size++)
+        {
+            // One "generation" at this size: its tensors return to the pool, then the epoch ends.
+            Tensor.Zeros(size).Dispose();
+            Tensor.Zeros(2 * size).Dispose();
+            TensorMemory.TrimUnused();
+            Assert.True(TensorMemory.PooledBytes <= 4L * 3 * size, $"{TensorMemory.PooledBytes} bytes pooled after the generation at size {size}");
+        }
+        TensorMemory.TrimUnused();
+        Assert.Equal(0, TensorMemory.PooledBytes);
+    }
 }

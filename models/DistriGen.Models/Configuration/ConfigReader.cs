@@ -68,9 +68,11 @@ internal sealed class ConfigReader
         }
         _seen.Add(key);
         var e = _values[key];
-        if (e.ValueKind == JsonValueKind.Number) return Enumerable.Repeat(e.GetInt32(), count).ToArray();
+        int Whole(JsonElement x) => x.ValueKind == JsonValueKind.Number && x.TryGetInt32(out var v) ? v
+            : throw new ModelConfigException(File, $"'{key}' must be a whole number or a list of whole numbers (nested lists are not supported), got {e}.");
+        if (e.ValueKind == JsonValueKind.Number) return Enumerable.Repeat(Whole(e), count).ToArray();
         if (e.ValueKind != JsonValueKind.Array) throw new ModelConfigException(File, $"'{key}' must be a number or a list of numbers, got {e}.");
-        var list = e.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number ? x.GetInt32() : throw new ModelConfigException(File, $"'{key}' must hold numbers only (nested lists are not supported), got {e}.")).ToArray();
+        var list = e.EnumerateArray().Select(Whole).ToArray();
         if (count >= 0 && list.Length != count) throw new ModelConfigException(File, $"'{key}' has {list.Length} entries but there are {count} blocks.");
         return list;
     }
@@ -81,7 +83,7 @@ internal sealed class ConfigReader
         _seen.Add(key);
         var e = _values[key];
         if (e.ValueKind != JsonValueKind.Array) throw new ModelConfigException(File, $"'{key}' must be a list of strings, got {e}.");
-        return e.EnumerateArray().Select(x => x.GetString() ?? "").ToArray();
+        return e.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.String ? x.GetString()! : throw new ModelConfigException(File, $"'{key}' must be a list of strings, got {e}.")).ToArray();
     }
 
     /// <summary>Accepts a key only when it has one of the values we implement (null means "absent or null").</summary>
@@ -101,6 +103,31 @@ internal sealed class ConfigReader
         bool ok = supported.Any(s => s is null ? value is null : value is not null && (s is double or int or float ? value is double d && d == Convert.ToDouble(s) : s.Equals(value)));
         if (!ok)
             throw new ModelConfigException(File, $"'{key}' = {e} is not supported (supported: {string.Join(", ", supported.Select(s => s is null ? "null" : s is string str ? $"\"{str}\"" : s.ToString()!.ToLowerInvariant()))}).");
+    }
+
+    /// <summary>Every value of <paramref name="key"/> must be at least <paramref name="minimum"/>.</summary>
+    public void AtLeast(string key, int minimum, params int[] values)
+    {
+        foreach (var v in values)
+            if (v < minimum) throw new ModelConfigException(File, $"'{key}' = {v} must be at least {minimum}.");
+    }
+
+    /// <summary>Each channel count in <paramref name="channels"/> must split into <paramref name="parts"/> (groups or heads).</summary>
+    public void Divides(string key, int[] parts, string channelsKey, int[] channels)
+    {
+        for (int i = 0; i < channels.Length; i++)
+        {
+            int p = parts.Length == 1 ? parts[0] : parts[i];
+            if (p >= 1 && channels[i] % p != 0)
+                throw new ModelConfigException(File, $"'{key}' = {p} does not divide the {channels[i]} channels of '{channelsKey}'[{i}].");
+        }
+    }
+
+    /// <summary>A normalisation epsilon must be a positive number: a negative one makes the variance plus eps negative and the run non-finite.</summary>
+    public void PositiveEpsilon(string key, double value)
+    {
+        if (!(value > 0) || double.IsInfinity(value))
+            throw new ModelConfigException(File, $"'{key}' = {value} must be a small positive number: with it the normalisation would divide by the square root of a negative or zero number and every step would be non-finite.");
     }
 
     /// <summary>Throws for every key that was not read: an unknown key is an error, not ignored.</summary>

@@ -120,7 +120,39 @@ public sealed record UNetConfig
         if (config.DownsamplePadding != 1)
             throw new ModelConfigException(r.File, $"'downsample_padding' = {config.DownsamplePadding} is not supported (supported: 1).");
         r.RejectUnknown();
+        Validate(r, config);
         return config;
+    }
+
+    /// <summary>Values that would fail later as an index, a division by zero or a non-finite run are errors naming the key.</summary>
+    private static void Validate(ConfigReader r, UNetConfig c)
+    {
+        if (c.DownBlockTypes.Length == 0) throw new ModelConfigException(r.File, "'down_block_types' is empty: a UNet has at least one block.");
+        r.AtLeast("in_channels", 1, c.InChannels);
+        r.AtLeast("out_channels", 1, c.OutChannels);
+        r.AtLeast("block_out_channels", 1, c.BlockOutChannels);
+        r.AtLeast("layers_per_block", 1, c.LayersPerBlock);
+        r.AtLeast("norm_num_groups", 1, c.NormNumGroups);
+        r.AtLeast("cross_attention_dim", 1, c.CrossAttentionDim);
+        r.AtLeast("transformer_layers_per_block", 1, c.TransformerLayersPerBlock);
+        r.AtLeast("reverse_transformer_layers_per_block", 1, c.ReverseTransformerLayersPerBlock);
+        r.AtLeast("attention_head_dim", 1, c.AttentionHeads);
+        r.AtLeast("time_embedding_dim", 2, c.TimeEmbedDim);
+        r.AtLeast("sample_size", 1, c.SampleSize);
+        r.Divides("norm_num_groups", [c.NormNumGroups], "block_out_channels", c.BlockOutChannels);
+        r.Divides("attention_head_dim", c.AttentionHeads, "block_out_channels", c.BlockOutChannels);
+        r.PositiveEpsilon("norm_eps", c.NormEps);
+        if (c.BlockOutChannels[0] < 2 || c.BlockOutChannels[0] % 2 != 0)
+            throw new ModelConfigException(r.File, $"'block_out_channels'[0] = {c.BlockOutChannels[0]} must be even: it is also the width of the sinusoidal timestep embedding.");
+        if (!float.IsFinite(c.MidBlockScaleFactor) || c.MidBlockScaleFactor == 0)
+            throw new ModelConfigException(r.File, $"'mid_block_scale_factor' = {c.MidBlockScaleFactor} must be a finite, nonzero number (the mid block divides by it).");
+        if (c.AdditionTimeEmbedDim is { } t)
+        {
+            r.AtLeast("addition_time_embed_dim", 2, t);
+            if (c.ProjectionClassEmbeddingsInputDim!.Value <= 6 * t)
+                throw new ModelConfigException(r.File, $"'projection_class_embeddings_input_dim' = {c.ProjectionClassEmbeddingsInputDim} leaves no room for the pooled text embedding " +
+                    $"next to the 6 time ids × 'addition_time_embed_dim' = {6 * t}.");
+        }
     }
 
     /// <summary>Stable Diffusion 1.5's UNet (860 M parameters).</summary>

@@ -13,8 +13,15 @@ namespace DistriGen.Models.Pipelines;
 /// </summary>
 public static class DiffusionPipeline
 {
-    public static GenerationResult Generate(DiffusionModel model, INoisePredictor predictor, GenerationRequest request, Conditioning conditioning, IProgress<StepProgress>? progress = null)
+    /// <summary>
+    /// Runs the loop. A NaN or infinite value in the inputs, the UNet's prediction, the sampler's latents
+    /// or the image stops the run with a <see cref="NonFiniteException"/> naming the step and, when one
+    /// device can show it, the first layer; <paramref name="cancellation"/> is checked at every step.
+    /// </summary>
+    public static GenerationResult Generate(DiffusionModel model, INoisePredictor predictor, GenerationRequest request, Conditioning conditioning,
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
     {
+        request.Validate();
         var total = Stopwatch.StartNew();
         var (latentHeight, latentWidth) = model.LatentSize(request.Width, request.Height);
         var scheduler = Schedulers.Schedulers.Create(model.SchedulerConfig);
@@ -23,6 +30,9 @@ public static class DiffusionPipeline
         if (model.Unet.Config.IsSdxl && conditioning.TimeIds is null)
             conditioning = conditioning with { TimeIds = Conditioning.SdxlTimeIds(request.Height, request.Width, conditioning.EncoderHiddenStates.Dim(0)) };
         var cond = guided ? conditioning : conditioning.Rows(1, 2);
+        NonFiniteException.CheckInput(cond.EncoderHiddenStates, "encoder_hidden_states (the prompt's embeddings)");
+        NonFiniteException.CheckInput(cond.TextEmbeds, "text_embeds (the pooled prompt embeddings)");
+        NonFiniteException.CheckInput(cond.TimeIds, "time_ids");
         int channels = model.Unet.Config.InChannels;
 
         Tensor latents;
@@ -30,23 +40,34 @@ public static class DiffusionPipeline
         {
             if (noise.Rank != 4 || noise.Dim(0) != 1 || noise.Dim(1) != channels || noise.Dim(2) != latentHeight || noise.Dim(3) != latentWidth)
                 throw new ArgumentException($"init_noise is {Tensor.Format(noise.Shape)} but a {request.Width}×{request.Height} image needs (1, {channels}, {latentHeight}, {latentWidth}).");
+            NonFiniteException.CheckInput(noise, "the initial noise (init_noise)");
             latents = Ops.Multiply(noise, scheduler.InitNoiseSigma).Keep();
         }
 
         var unetTime = TimeSpan.Zero;
         var timesteps = scheduler.Timesteps;
         // The scheduler may make one step more than asked (numpy's arange in "trailing" spacing).
-        predictor.BeginGeneration(timesteps.Count);
+        predictor.BeginGeneration(timesteps.Count, cancellation);
         for (int i = 0; i < timesteps.Count; i++)
         {
+            cancellation.ThrowIfCancellationRequested();
             using var scope = new TensorScope();
             using var batch = guided ? Ops.ConcatBatch([latents, latents]) : latents.Clone();
             using var input = scheduler.ScaleModelInput(batch, i);
             var unetStart = Stopwatch.GetTimestamp();
             using var prediction = predictor.Predict(input, timesteps[i], cond, i);
             unetTime += Stopwatch.GetElapsedTime(unetStart);
+            string Where() => $"non-finite values at step {i + 1} of {timesteps.Count} (timestep {timesteps[i]:0.###})";
+            if (!Ops.AllFinite(prediction))
+            {
+                var layer = NonFiniteException.FirstLayer(predictor.SingleDevice, "unet", () =>
+                    predictor.SingleDevice.Forward(input, timesteps[i], cond.EncoderHiddenStates, cond.TextEmbeds, cond.TimeIds));
+                throw new NonFiniteException($"{Where()} in the UNet's prediction; {layer}.");
+            }
             using var guidedOutput = guided ? Guide(prediction, request.GuidanceScale, request.GuidanceRescale) : prediction.Clone();
             var next = scheduler.Step(guidedOutput, i, latents);
+            if (!Ops.AllFinite(next))
+                throw new NonFiniteException($"{Where()} in the {scheduler.Kind} sampler's step (the UNet's prediction was finite): check the scheduler's config.");
             latents.Dispose();
             latents = next.Keep();
             progress?.Report(new StepProgress(i + 1, timesteps.Count));
@@ -59,6 +80,12 @@ public static class DiffusionPipeline
             using var scope = new TensorScope();
             using var scaled = Ops.Multiply(latents, 1f / vae.Config.ScalingFactor);
             image = vae.Decode(scaled).Keep();
+            if (!Ops.AllFinite(image))
+            {
+                var layer = NonFiniteException.FirstLayer(vae, "vae", () => vae.Decode(scaled));
+                image.Dispose();
+                throw new NonFiniteException($"non-finite values in the VAE decode after step {timesteps.Count} (the latents were finite); {layer}.");
+            }
         }
         else
         {

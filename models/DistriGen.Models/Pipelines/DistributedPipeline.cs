@@ -1,5 +1,6 @@
 using DistriGen.Runtime;
 using DistriGen.Runtime.Communication;
+using DistriGen.Tensors;
 using DistriGen.Tensors.Compute;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -9,7 +10,9 @@ namespace DistriGen.Models.Pipelines;
 
 /// <summary>
 /// Generation on the ranks the host configured: single-device on one rank, otherwise every rank runs
-/// the patch-parallel UNet on its band and the guided loop on the full latent; rank 0's result is returned.
+/// the patch-parallel UNet on its band and the guided loop on the full latent; rank 0's result is
+/// returned (the others' are disposed). Before any work the ranks agree that they were asked the same
+/// (<see cref="GenerationSettings"/>); pooled memory of sizes this generation did not use is released after it.
 /// </summary>
 public sealed class DistributedPipeline(IRankLauncher launcher, IComputeBackend backend, IOptions<DistriGenOptions> options)
 {
@@ -18,23 +21,45 @@ public sealed class DistributedPipeline(IRankLauncher launcher, IComputeBackend 
     public int Ranks => launcher.Ranks;
     public DistriGenOptions Options => options.Value;
 
-    public (GenerationResult Result, CommunicationReport? Report) Generate(DiffusionModel model, GenerationRequest request, Conditioning conditioning, IProgress<StepProgress>? progress = null)
+    public (GenerationResult Result, CommunicationReport? Report) Generate(DiffusionModel model, GenerationRequest request, Conditioning conditioning,
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
     {
+        request.Validate();
         ComputeBackends.Current = backend;
-        if (launcher.Ranks == 1)
+        try
         {
-            using var budget = ComputeThreads.Use(options.Value.ThreadsPerRank);
-            return (DiffusionPipeline.Generate(model, new UNetPredictor(model.Unet), request, conditioning, progress), null);
+            if (launcher.Ranks == 1)
+            {
+                using var budget = ComputeThreads.Use(options.Value.ThreadsPerRank);
+                return (DiffusionPipeline.Generate(model, new UNetPredictor(model.Unet), request, conditioning, progress, cancellation), null);
+            }
+            var (height, width) = model.LatentSize(request.Width, request.Height);
+            var settings = GenerationSettings.Describe(model, request, conditioning, options.Value.Parallel);
+            return launcher.Run(comm =>
+            {
+                RankAgreement.Agree(comm, settings);
+                using var run = PatchParallelRun.Create(comm, options.Value.Parallel.SplitBatch);
+                var predictor = new PatchParallelPredictor(model.Unet, run, options.Value.Parallel, height, width);
+                var result = DiffusionPipeline.Generate(model, predictor, request, conditioning, comm.Rank == 0 ? progress : null, cancellation);
+                if (comm.Rank != 0)
+                {
+                    // Only rank 0's result goes back to the caller; the others' tensors return to the pool.
+                    result.Dispose();
+                    return (null!, null);
+                }
+                return (result, (CommunicationReport?)CommunicationReport.From(predictor));
+            });
         }
-        var (height, width) = model.LatentSize(request.Width, request.Height);
-        return launcher.Run(comm =>
+        finally
         {
-            using var run = PatchParallelRun.Create(comm, options.Value.Parallel.SplitBatch);
-            var predictor = new PatchParallelPredictor(model.Unet, run, options.Value.Parallel, height, width);
-            var result = DiffusionPipeline.Generate(model, predictor, request, conditioning, comm.Rank == 0 ? progress : null);
-            return (result, (CommunicationReport?)CommunicationReport.From(predictor));
-        });
+            TensorMemory.TrimUnused();
+        }
     }
+
+    /// <summary>The same generation on a thread-pool thread, for hosts that await (progress is reported on that thread).</summary>
+    public Task<(GenerationResult Result, CommunicationReport? Report)> GenerateAsync(DiffusionModel model, GenerationRequest request, Conditioning conditioning,
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default) =>
+        Task.Run(() => Generate(model, request, conditioning, progress, cancellation), cancellation);
 }
 
 public static class PipelineServiceCollectionExtensions

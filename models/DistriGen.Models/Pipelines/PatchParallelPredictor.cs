@@ -18,6 +18,7 @@ public sealed class PatchParallelPredictor : INoisePredictor
 
     public PatchParallelPredictor(UNet2DConditionModel unet, PatchParallelRun run, PatchParallelOptions options, int latentHeight, int latentWidth)
     {
+        SingleDevice = unet;
         _run = run;
         Layout = new BandLayout(latentHeight, latentWidth, run.PatchGroup.Size, unet.Config.Downsampling);
         Context = new PatchContext(run.PatchGroup, Layout, options);
@@ -25,14 +26,15 @@ public sealed class PatchParallelPredictor : INoisePredictor
     }
 
     public PatchContext Context { get; }
+    public UNet2DConditionModel SingleDevice { get; }
     public BandLayout Layout { get; }
 
     /// <summary>Steps run in the last generation.</summary>
     public int StepsRun => _steps;
 
-    public void BeginGeneration(int steps)
+    public void BeginGeneration(int steps, CancellationToken cancellation = default)
     {
-        Context.BeginGeneration(steps);
+        Context.BeginGeneration(steps, cancellation);
         Context.Cache.ResetCounters();
         _bytesAtStart = CommunicatorBytes;
         _steps = 0;

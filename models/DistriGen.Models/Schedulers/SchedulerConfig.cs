@@ -89,6 +89,15 @@ public sealed record SchedulerConfig
         r.Require("lambda_min_clipped", "-Infinity", null);
         r.Require("final_sigmas_type", "sigma_min", null);
         r.RejectUnknown();
+        if (config.NumTrainTimesteps is < 1 or > 100_000)
+            throw new ModelConfigException(r.File, $"'num_train_timesteps' = {config.NumTrainTimesteps} must be between 1 and 100000.");
+        foreach (var (key, beta) in new[] { ("beta_start", config.BetaStart), ("beta_end", config.BetaEnd) })
+            if (!(beta >= 0 && beta < 1))
+                throw new ModelConfigException(r.File, $"'{key}' = {beta} must be at least 0 and below 1: otherwise 1 − β is negative or zero and the noise schedule (√ᾱ, σ) is non-finite from the first step.");
+        if (config.StepsOffset < 0 || config.StepsOffset >= config.NumTrainTimesteps)
+            throw new ModelConfigException(r.File, $"'steps_offset' = {config.StepsOffset} must be between 0 and num_train_timesteps − 1 ({config.NumTrainTimesteps - 1}).");
+        if (!(config.ClipSampleRange > 0) || double.IsInfinity(config.ClipSampleRange))
+            throw new ModelConfigException(r.File, $"'clip_sample_range' = {config.ClipSampleRange} must be a positive number.");
         return config;
     }
 }

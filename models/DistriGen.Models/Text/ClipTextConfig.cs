@@ -55,18 +55,14 @@ public sealed record ClipTextConfig
         };
         if (config.HiddenAct is not ("quick_gelu" or "gelu"))
             throw new ModelConfigException(r.File, $"'hidden_act' = \"{config.HiddenAct}\" is not supported (supported: \"quick_gelu\", \"gelu\").");
-        Positive(r.File, ("vocab_size", config.VocabSize), ("hidden_size", config.HiddenSize), ("intermediate_size", config.IntermediateSize),
-            ("num_hidden_layers", config.Layers), ("num_attention_heads", config.Heads), ("max_position_embeddings", config.MaxPositions));
-        if (config.HiddenSize % config.Heads != 0)
-            throw new ModelConfigException(r.File, $"'hidden_size' = {config.HiddenSize} is not divisible by 'num_attention_heads' = {config.Heads}.");
-        if (!(config.LayerNormEps > 0))
-            throw new ModelConfigException(r.File, $"'layer_norm_eps' = {config.LayerNormEps} must be positive.");
+        r.AtLeast("vocab_size", 1, config.VocabSize);
+        r.AtLeast("hidden_size", 1, config.HiddenSize);
+        r.AtLeast("intermediate_size", 1, config.IntermediateSize);
+        r.AtLeast("num_hidden_layers", 1, config.Layers);
+        r.AtLeast("num_attention_heads", 1, config.Heads);
+        r.AtLeast("max_position_embeddings", 1, config.MaxPositions);
+        r.Divides("num_attention_heads", [config.Heads], "hidden_size", [config.HiddenSize]);
+        r.PositiveEpsilon("layer_norm_eps", config.LayerNormEps);
         return config;
-    }
-
-    private static void Positive(string file, params (string Key, int Value)[] values)
-    {
-        foreach (var (key, value) in values)
-            if (value < 1) throw new ModelConfigException(file, $"'{key}' = {value} must be at least 1.");
     }
 }

@@ -37,6 +37,15 @@ public sealed record VaeConfig
             ScalingFactor = (float)r.Double("scaling_factor", 0.18215),
         };
         r.RejectUnknown();
+        if (config.BlockOutChannels.Length == 0) throw new ModelConfigException(r.File, "'block_out_channels' is empty.");
+        r.AtLeast("block_out_channels", 1, config.BlockOutChannels);
+        r.AtLeast("layers_per_block", 1, config.LayersPerBlock);
+        r.AtLeast("norm_num_groups", 1, config.NormNumGroups);
+        r.AtLeast("latent_channels", 1, config.LatentChannels);
+        r.AtLeast("out_channels", 1, config.OutChannels);
+        r.Divides("norm_num_groups", [config.NormNumGroups], "block_out_channels", config.BlockOutChannels);
+        if (!(config.ScalingFactor > 0) || !float.IsFinite(config.ScalingFactor))
+            throw new ModelConfigException(r.File, $"'scaling_factor' = {config.ScalingFactor} must be a positive number: the latents are divided by it before decoding, so the image would be non-finite at the decode step.");
         return config;
     }
 

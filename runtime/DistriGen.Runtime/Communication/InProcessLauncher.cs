@@ -8,7 +8,8 @@ public static class InProcessLauncher
     /// <summary>
     /// Runs <paramref name="body"/> on <paramref name="ranks"/> threads and returns their results in rank
     /// order. If a rank throws, the others are told and stop within the timeout; the first failure is
-    /// rethrown (not the "a peer failed" errors it caused).
+    /// rethrown (not the "a peer failed" errors it caused). A rank that does not stop within the timeout
+    /// after a failure is left behind (its thread is a background thread): the launcher never hangs.
     /// </summary>
     public static T[] Run<T>(int ranks, int threadsPerRank, Func<ICommunicator, T> body, TimeSpan? timeout = null)
     {
@@ -36,12 +37,24 @@ public static class InProcessLauncher
             { Name = $"distrigen-rank-{rank}", IsBackground = true };
             threads[r].Start();
         }
-        foreach (var t in threads) t.Join();
+        JoinWithDeadline(world, threads);
         var root = errors.Select((e, r) => (e, r)).FirstOrDefault(x => x.e is not null and not PeerFailedException);
         if (root.e is null) root = errors.Select((e, r) => (e, r)).FirstOrDefault(x => x.e is not null);
         if (root.e is not null)
             throw new RankFailedException(root.r, root.e);
         return results;
+    }
+
+    /// <summary>
+    /// Joins every rank; once one has failed, the others get the timeout (and a little more) to stop,
+    /// after which the launcher stops waiting and reports the failure.
+    /// </summary>
+    private static void JoinWithDeadline(InProcessWorld world, Thread[] threads)
+    {
+        var grace = world.Timeout + TimeSpan.FromSeconds(5);
+        foreach (var t in threads)
+            while (!t.Join(TimeSpan.FromMilliseconds(200)))
+                if (world.FailedAt is { } failedAt && DateTime.UtcNow - failedAt > grace) return;
     }
 }
 

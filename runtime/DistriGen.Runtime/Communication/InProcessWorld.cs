@@ -23,6 +23,9 @@ public sealed class InProcessWorld
 
     public int Size { get; }
     public TimeSpan Timeout { get; }
+
+    /// <summary>When the first rank failed (null while none has).</summary>
+    public DateTime? FailedAt { get; private set; }
     public long TotalBytesSent => Interlocked.Read(ref _bytesSent);
 
     /// <summary>The communicator of one rank, over all ranks of this world.</summary>
@@ -73,7 +76,11 @@ public sealed class InProcessWorld
     {
         lock (_gate)
         {
-            _failure ??= (worldRank, reason.GetType().Name + ": " + reason.Message);
+            if (_failure is null)
+            {
+                _failure = (worldRank, reason.GetType().Name + ": " + reason.Message);
+                FailedAt = DateTime.UtcNow;
+            }
             Monitor.PulseAll(_gate);
         }
     }

@@ -4,9 +4,12 @@ namespace DistriGen.Runtime.Communication;
 
 /// <summary>
 /// Ranks as processes of an Open MPI job (mpirun -n N …), through P/Invoke to libmpi.so.40.
-/// Sends copy into native memory and go out with MPI_Isend, so they return at once; receives post
-/// MPI_Irecv and poll it against the timeout, so a hung peer becomes an error. Collectives gather with
-/// MPI_Allgatherv and sum in rank order, so every rank gets identical numbers.
+/// Sends copy into native memory and go out with MPI_Isend, so they return at once. A receive first
+/// probes for the message and checks its size, so a message of the wrong size is an error before any
+/// memory is touched, then receives it; every wait is polled against the timeout (yielding at first,
+/// then sleeping), so a hung peer becomes an error naming it. Collectives are built from these
+/// point-to-point messages (CommunicatorBase), never from MPI collectives that could not be abandoned.
+/// Errors come back as codes (MPI_ERRORS_RETURN), so DistriGen reports them itself.
 /// </summary>
 public sealed unsafe class MpiCommunicator : CommunicatorBase
 {
@@ -25,7 +28,7 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
     {
         _mpi = mpi;
         _comm = comm;
-        Timeout = timeout;
+        _timeout = timeout;
         int value;
         Check(_mpi.CommRank(comm, &value), "MPI_Comm_rank");
         Rank = value;
@@ -35,12 +38,19 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
 
     public override int Rank { get; }
     public override int Size { get; }
-    public override TimeSpan Timeout { get; }
+
+    /// <summary>The longest a receive waits; set from the run's options (--comm-timeout) before it starts.</summary>
+    public override TimeSpan Timeout => _timeout;
+
+    private TimeSpan _timeout;
+
+    public void SetTimeout(TimeSpan timeout) => _timeout = timeout > TimeSpan.Zero ? timeout : throw new ArgumentOutOfRangeException(nameof(timeout));
     public override string Kind => $"Open MPI ({Size} processes)";
     public override long BytesSent => Interlocked.Read(ref _bytesSent);
 
     public override void Send(int peer, long tag, ReadOnlySpan<float> data)
     {
+        CheckPeer(peer);
         CompleteSends(wait: false);
         nint buffer = RentBuffer(data.Length);
         data.CopyTo(new Span<float>((void*)buffer, data.Length));
@@ -52,19 +62,30 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
 
     public override void Receive(int peer, long tag, Span<float> destination)
     {
-        // Receive into native memory: if the wait times out, the pending MPI_Irecv never writes into the managed heap.
-        // One element more than expected, so a longer message shows up as a count mismatch instead of an MPI error.
-        nint buffer = RentBuffer(destination.Length + 1);
+        CheckPeer(peer);
+        int mpiTag = MpiTag(tag);
+        string waited = $"Rank {Rank} waited {Timeout.TotalSeconds:0.#} s for rank {peer} (message tag {tag}); the peer is dead, stopped, hung or out of step";
+        var deadline = DateTime.UtcNow + Timeout;
+        var status = stackalloc byte[StatusBytes];
+        // The size is known before anything is received: a message of another size is an error that touches no memory.
+        Poll(() =>
+        {
+            int found;
+            Check(_mpi.Iprobe(peer, mpiTag, _comm, &found, status), "MPI_Iprobe");
+            return found != 0;
+        }, deadline, waited);
+        int count;
+        Check(_mpi.GetCount(status, _mpi.Float, &count), "MPI_Get_count");
+        if (count != destination.Length)
+            throw new InvalidOperationException($"Rank {Rank} expected {destination.Length} values from rank {peer} (tag {tag}) but the message holds {count}: " +
+                "the ranks are out of step or were started with different arguments.");
+        // Into native memory: if the transfer times out, the pending receive never writes into the managed heap.
+        nint buffer = RentBuffer(count);
         try
         {
             nint request;
-            Check(_mpi.Irecv((void*)buffer, destination.Length + 1, _mpi.Float, peer, MpiTag(tag), _comm, &request), "MPI_Irecv");
-            var status = stackalloc byte[StatusBytes];
-            Wait(&request, status, $"rank {Rank} waited {Timeout.TotalSeconds:0.#} s for rank {peer} (message tag {tag}); the peer is dead, hung or out of step");
-            int count;
-            Check(_mpi.GetCount(status, _mpi.Float, &count), "MPI_Get_count");
-            if (count != destination.Length)
-                throw new InvalidOperationException($"Rank {Rank} expected {destination.Length} values from rank {peer} (tag {tag}) but got {count}: the ranks are out of step.");
+            Check(_mpi.Irecv((void*)buffer, count, _mpi.Float, peer, mpiTag, _comm, &request), "MPI_Irecv");
+            Wait(&request, deadline, waited);
             new ReadOnlySpan<float>((void*)buffer, count).CopyTo(destination);
         }
         catch
@@ -73,22 +94,14 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
             NativeMemory.Free((void*)buffer);
             throw;
         }
-        ReturnBuffer(buffer, destination.Length + 1);
+        ReturnBuffer(buffer, count);
         CompleteSends(wait: false);
     }
 
-    public override void AllGather(ReadOnlySpan<float> mine, ReadOnlySpan<int> counts, Span<float> all)
+    private void CheckPeer(int peer)
     {
-        var displacements = new int[Size];
-        for (int r = 1; r < Size; r++) displacements[r] = displacements[r - 1] + counts[r - 1];
-        fixed (float* send = mine, receive = all)
-        fixed (int* c = counts, d = displacements)
-        {
-            nint request;
-            Check(_mpi.Iallgatherv(send, mine.Length, _mpi.Float, receive, c, d, _mpi.Float, _comm, &request), "MPI_Iallgatherv");
-            Wait(&request, null, $"rank {Rank} waited {Timeout.TotalSeconds:0.#} s in an all-gather; a peer is dead, hung or out of step");
-        }
-        Interlocked.Add(ref _bytesSent, 4L * mine.Length * (Size - 1));
+        if ((uint)peer >= (uint)Size || peer == Rank)
+            throw new ArgumentOutOfRangeException(nameof(peer), peer, $"Rank {Rank} of {Size} cannot exchange with rank {peer}.");
     }
 
     public override ICommunicator Split(int color, int key)
@@ -124,7 +137,7 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
         for (int i = _pendingSends.Count - 1; i >= 0; i--)
         {
             var (request, buffer, floats) = _pendingSends[i];
-            if (wait) Wait(&request, null, $"rank {Rank}: a send did not complete within {Timeout.TotalSeconds:0.#} s");
+            if (wait) Wait(&request, DateTime.UtcNow + Timeout, $"Rank {Rank}: a send did not complete within {Timeout.TotalSeconds:0.#} s");
             else
             {
                 int done;
@@ -156,24 +169,41 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
         _freeBytes += 4L * floats;
     }
 
-    /// <summary>Polls a request until it completes (filling <paramref name="status"/> when given) or the timeout passes.</summary>
-    private void Wait(nint* request, byte* status, string timeoutMessage)
+    /// <summary>Polls a point-to-point request until it completes or the deadline passes (then it is cancelled).</summary>
+    private void Wait(nint* request, DateTime deadline, string timeoutMessage)
     {
-        var deadline = DateTime.UtcNow + Timeout;
-        var spinner = new SpinWait();
-        while (true)
+        nint pending = (nint)request;
+        try
         {
-            int done;
-            Check(_mpi.Test(request, &done, status), "MPI_Test");
-            if (done != 0) return;
-            if (DateTime.UtcNow > deadline)
+            Poll(() =>
             {
-                _mpi.Cancel(request);
-                throw new CommunicationTimeoutException(timeoutMessage + ".");
-            }
-            // Large messages move in fragments, each only when a rank calls into MPI, so keep polling;
-            // yield (never sleep) so a thread that has work still gets the core.
-            spinner.SpinOnce(sleep1Threshold: -1);
+                int done;
+                Check(_mpi.Test((nint*)pending, &done, null), "MPI_Test");
+                return done != 0;
+            }, deadline, timeoutMessage);
+        }
+        catch (CommunicationTimeoutException)
+        {
+            _mpi.Cancel(request);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Calls <paramref name="ready"/> until it is true or the deadline passes. Large messages move in
+    /// fragments, each only while a rank is inside MPI, so the first milliseconds poll with yields; a
+    /// longer wait (a slow or hung peer) sleeps between polls instead of keeping a core busy.
+    /// </summary>
+    private static void Poll(Func<bool> ready, DateTime deadline, string timeoutMessage)
+    {
+        var spinner = new SpinWait();
+        var started = DateTime.UtcNow;
+        while (!ready())
+        {
+            var now = DateTime.UtcNow;
+            if (now > deadline) throw new CommunicationTimeoutException(timeoutMessage + ".");
+            if (now - started < TimeSpan.FromMilliseconds(20)) spinner.SpinOnce(sleep1Threshold: -1);
+            else Thread.Sleep(1);
         }
     }
 
@@ -211,7 +241,7 @@ public static class MpiWorld
             _probed = true;
             if (!LaunchedByMpirun) return null;
             var mpi = MpiLibrary.Load();
-            _world = mpi.InitWorld(TimeSpan.FromSeconds(120));
+    _world = mpi.InitWorld(PatchParallelOptions.DefaultTimeout);
             AppDomain.CurrentDomain.ProcessExit += (_, _) => mpi.Shutdown();
             // The ranks on this machine share its memory: each keeps its share of the tensor pool.
             if (int.TryParse(Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_LOCAL_SIZE"), out int local) && local > 1)
@@ -243,7 +273,9 @@ internal sealed unsafe class MpiLibrary
         Isend = (delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int>)Export("MPI_Isend");
         Irecv = (delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int>)Export("MPI_Irecv");
         Test = (delegate* unmanaged<nint*, int*, void*, int>)Export("MPI_Test");
-        Iallgatherv = (delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, nint*, int>)Export("MPI_Iallgatherv");
+        Iprobe = (delegate* unmanaged<int, int, nint, int*, void*, int>)Export("MPI_Iprobe");
+        CommSetErrhandler = (delegate* unmanaged<nint, nint, int>)Export("MPI_Comm_set_errhandler");
+        ErrorsReturn = Export("ompi_mpi_errors_return");
         GetCount = (delegate* unmanaged<void*, nint, int*, int>)Export("MPI_Get_count");
         Cancel = (delegate* unmanaged<nint*, int>)Export("MPI_Cancel");
         CommFree = (delegate* unmanaged<nint*, int>)Export("MPI_Comm_free");
@@ -260,7 +292,9 @@ internal sealed unsafe class MpiLibrary
     public delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int> Isend { get; }
     public delegate* unmanaged<void*, int, nint, int, int, nint, nint*, int> Irecv { get; }
     public delegate* unmanaged<nint*, int*, void*, int> Test { get; }
-    public delegate* unmanaged<void*, int, nint, void*, int*, int*, nint, nint, nint*, int> Iallgatherv { get; }
+    public delegate* unmanaged<int, int, nint, int*, void*, int> Iprobe { get; }
+    public delegate* unmanaged<nint, nint, int> CommSetErrhandler { get; }
+    public nint ErrorsReturn { get; }
     public delegate* unmanaged<void*, nint, int*, int> GetCount { get; }
     public delegate* unmanaged<nint*, int> Cancel { get; }
     public delegate* unmanaged<nint*, int> CommFree { get; }
@@ -284,6 +318,9 @@ internal sealed unsafe class MpiLibrary
         int code = InitThread(null, null, ThreadFunneled, &provided);
         if (code != 0) throw new InvalidOperationException($"MPI_Init_thread failed with code {code}.");
         if (provided < ThreadFunneled) throw new InvalidOperationException($"Open MPI gives thread level {provided}; DistriGen needs MPI_THREAD_FUNNELED ({ThreadFunneled}).");
+        // Errors come back as codes, so DistriGen reports them (communicators made by splitting inherit this).
+        code = CommSetErrhandler(World, ErrorsReturn);
+        if (code != 0) throw new InvalidOperationException($"MPI_Comm_set_errhandler failed with code {code}.");
         return new MpiCommunicator(this, World, timeout);
     }
 

@@ -37,6 +37,7 @@ public sealed class MpiRankLauncher(IOptions<DistriGenOptions> options) : IRankL
     public T Run<T>(Func<ICommunicator, T> perRank)
     {
         using var budget = ComputeThreads.Use(options.Value.ThreadsPerRank);
+        _world.SetTimeout(options.Value.Parallel.Timeout);
         try
         {
             return perRank(_world);

@@ -148,6 +148,7 @@ public sealed class ActivationCache
     /// </summary>
     public void Exchange(int slotId, PointWriter write)
     {
+        _scheduler.Cancellation.ThrowIfCancellationRequested();
         using var _ = OpProfiler.Measure(OpCategory.Communication);
         var s = _slots[slotId];
         long tag = Tag(_scheduler.Step, slotId, bucket: false);
@@ -187,6 +188,7 @@ public sealed class ActivationCache
         {
             if (s.AsyncIndex < 0) throw new InvalidOperationException($"'{s.Path}' is exchanged only synchronously; it has no data of step {wanted} from rank {peer}.");
             Seal();
+            _scheduler.Cancellation.ThrowIfCancellationRequested();
             using var _ = OpProfiler.Measure(OpCategory.Communication);
             ReceiveBucket(s.AsyncIndex / _bucketSize, peer, wanted);
         }

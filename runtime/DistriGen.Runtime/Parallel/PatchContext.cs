@@ -45,10 +45,10 @@ public sealed class PatchContext
 
     public IReadOnlyList<PatchPoint> Points => _points;
 
-    /// <summary>Starts a generation of <paramref name="steps"/> denoising steps.</summary>
-    public void BeginGeneration(int steps)
+    /// <summary>Starts a generation of <paramref name="steps"/> denoising steps; <paramref name="cancellation"/> stops its exchanges.</summary>
+    public void BeginGeneration(int steps, CancellationToken cancellation = default)
     {
-        Scheduler.BeginGeneration(steps);
+        Scheduler.BeginGeneration(steps, cancellation);
         Cache.ResetReceived();
     }
 

@@ -54,8 +54,22 @@ public sealed class PatchParallelOptions
     /// <summary>Split the guidance batch across two rank groups (DistriFusion's split_batch).</summary>
     public bool SplitBatch { get; set; }
 
-    /// <summary>The longest a rank waits for another.</summary>
-    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(120);
+    /// <summary>The longest a rank waits for another (--comm-timeout; default DISTRIGEN_COMM_TIMEOUT seconds, else 120 s).</summary>
+    public TimeSpan Timeout { get; set; } = DefaultTimeout;
+
+    /// <summary>DISTRIGEN_COMM_TIMEOUT (seconds) when set, else 120 s.</summary>
+    public static TimeSpan DefaultTimeout
+    {
+        get
+        {
+            var text = Environment.GetEnvironmentVariable("DISTRIGEN_COMM_TIMEOUT");
+            if (string.IsNullOrWhiteSpace(text)) return TimeSpan.FromSeconds(120);
+            if (double.TryParse(text, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var seconds)
+                && seconds > 0 && seconds <= 86400)
+                return TimeSpan.FromSeconds(seconds);
+            throw new ArgumentException($"DISTRIGEN_COMM_TIMEOUT='{text}' is not a number of seconds between 0 and 86400.");
+        }
+    }
 
     /// <summary>A copy to change for one run.</summary>
     public PatchParallelOptions Clone() => (PatchParallelOptions)MemberwiseClone();
@@ -65,6 +79,6 @@ public sealed class PatchParallelOptions
         if (WarmupSteps < 1) throw new ArgumentOutOfRangeException(nameof(WarmupSteps), WarmupSteps, "--warmup-steps must be at least 1: the first step has no previous step to take stale data from.");
         if (PcppRatio is < 0 or > 1 || double.IsNaN(PcppRatio)) throw new ArgumentOutOfRangeException(nameof(PcppRatio), PcppRatio, "--pcpp-ratio must be between 0 and 1.");
         if (BucketSize < 1) throw new ArgumentOutOfRangeException(nameof(BucketSize), BucketSize, "The bucket size must be at least 1.");
-        if (Timeout <= TimeSpan.Zero || Timeout > TimeSpan.FromDays(1)) throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "The communication timeout must be positive and at most a day.");
+        if (Timeout <= TimeSpan.Zero || Timeout > TimeSpan.FromDays(1)) throw new ArgumentOutOfRangeException(nameof(Timeout), Timeout, "--comm-timeout must be positive and at most a day (86400 s).");
     }
 }

@@ -23,10 +23,14 @@ public sealed class StepScheduler(PatchParallelOptions options)
     /// <summary>On the last step nothing is sent for a next step.</summary>
     public bool IsLastStep => Step == TotalSteps - 1;
 
+    /// <summary>Cancels the generation: checked before every exchange.</summary>
+    public CancellationToken Cancellation { get; private set; }
+
     /// <summary>Starts a new generation of <paramref name="totalSteps"/> steps.</summary>
-    public void BeginGeneration(int totalSteps)
+    public void BeginGeneration(int totalSteps, CancellationToken cancellation = default)
     {
         if (totalSteps < 1) throw new ArgumentOutOfRangeException(nameof(totalSteps), totalSteps, "At least one step.");
+        Cancellation = cancellation;
         TotalSteps = totalSteps;
         Generation++;
         Step = -1;

@@ -10,9 +10,11 @@ public static class Png
     /// <summary>
     /// Writes an image tensor (3, H, W) or (1, 3, H, W) with values in −1..1 as diffusers does:
     /// (clamp(x)·0.5 + 0.5)·255, rounded; each pixel as a <paramref name="scale"/>×<paramref name="scale"/>
-    /// block (nearest neighbour), so small images can be looked at.
+    /// block (nearest neighbour), so small images can be looked at. The file is replaced whole or not at all.
     /// </summary>
-    public static void WriteImage(string path, Tensor image, int scale = 1)
+    public static void WriteImage(string path, Tensor image, int scale = 1) => AtomicFile.Write(path, s => WriteImage(s, image, scale));
+
+    public static void WriteImage(Stream stream, Tensor image, int scale = 1)
     {
         var t = image.Rank == 4 ? image.Reshape(image.Dim(1), image.Dim(2), image.Dim(3)) : image;
         if (t.Rank != 3 || t.Dim(0) != 3) throw new ArgumentException($"An RGB image is (3, H, W); got {Tensor.Format(image.Shape)}.");
@@ -24,13 +26,19 @@ public static class Png
             for (int y = 0; y < h * scale; y++)
                 for (int x = 0; x < sw; x++)
                     rgb[(y * sw + x) * 3 + c] = ToByte(s[(c * h + y / scale) * w + x / scale]);
-        WriteRgb(path, sw, h * scale, rgb);
+        WriteRgb(stream, sw, h * scale, rgb);
     }
 
     public static byte ToByte(float x) => (byte)MathF.Round((Math.Clamp(x, -1f, 1f) * 0.5f + 0.5f) * 255f);
 
-    /// <summary>Writes packed RGB bytes (row-major, 3 per pixel).</summary>
+    /// <summary>Writes packed RGB bytes (row-major, 3 per pixel) to a file, replaced whole or not at all.</summary>
     public static void WriteRgb(string path, int width, int height, ReadOnlySpan<byte> rgb)
+    {
+        var copy = rgb.ToArray();
+        AtomicFile.Write(path, s => WriteRgb(s, width, height, copy));
+    }
+
+    public static void WriteRgb(Stream file, int width, int height, ReadOnlySpan<byte> rgb)
     {
         if (rgb.Length != width * height * 3) throw new ArgumentException($"{rgb.Length} bytes do not make a {width}×{height} RGB image.");
         var raw = new byte[height * (width * 3 + 1)];
@@ -38,9 +46,6 @@ public static class Png
         using var compressed = new MemoryStream();
         using (var z = new ZLibStream(compressed, CompressionLevel.Optimal, leaveOpen: true)) z.Write(raw);
 
-        var dir = Path.GetDirectoryName(Path.GetFullPath(path));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        using var file = new FileStream(path, FileMode.Create, FileAccess.Write);
         file.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
         var ihdr = new byte[13];
         BinaryPrimitives.WriteInt32BigEndian(ihdr, width);

@@ -81,10 +81,13 @@ public sealed unsafe class SafeTensorsFile : ITensorSource, IDisposable
             throw new SafeTensorsFormatException(path, null, $"the header is {headerSize} bytes, more than the {MaxHeaderBytes} allowed.");
         long dataStart = 8 + (long)headerSize;
         long dataLength = length - dataStart;
+        var header = file.Slice(8, (int)headerSize);
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw new SafeTensorsFormatException(path, null, "the header is not valid UTF-8 (a corrupt file, or not a safetensors file).");
         JsonDocument doc;
         try
         {
-            doc = JsonDocument.Parse(file.Slice(8, (int)headerSize).ToArray());
+            doc = JsonDocument.Parse(header.ToArray());
         }
         catch (JsonException e)
         {
@@ -104,6 +107,9 @@ public sealed unsafe class SafeTensorsFile : ITensorSource, IDisposable
                         foreach (var m in prop.Value.EnumerateObject()) metadata[m.Name] = m.Value.ToString();
                     continue;
                 }
+                if (prop.Name.Length == 0) throw new SafeTensorsFormatException(path, null, "a tensor in the header has an empty name.");
+                if (entries.ContainsKey(prop.Name))
+                    throw new SafeTensorsFormatException(path, prop.Name, "the header names this tensor twice; which one is meant cannot be known.");
                 entries[prop.Name] = ParseEntry(path, prop.Name, prop.Value, dataLength);
             }
             CheckTiling(path, entries.Values, dataLength);

@@ -12,7 +12,14 @@ public static class SafeTensorsWriter
     public static void Write(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors, SafeTensorsDType dtype = SafeTensorsDType.F32, IReadOnlyDictionary<string, string>? metadata = null) =>
         Write(path, tensors.Select(t => new SafeTensorsItem(t.Key, t.Value, dtype)), metadata);
 
+    /// <summary>Writes the file whole or not at all (a failed write leaves the previous file as it was).</summary>
     public static void Write(string path, IEnumerable<SafeTensorsItem> tensors, IReadOnlyDictionary<string, string>? metadata = null)
+    {
+        var items = tensors.ToList();
+        AtomicFile.Write(path, stream => Write(stream, items, metadata));
+    }
+
+    public static void Write(Stream file, IEnumerable<SafeTensorsItem> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
         var items = tensors.OrderBy(t => t.Name, StringComparer.Ordinal).ToList();
         foreach (var item in items)
@@ -50,8 +57,6 @@ public static class SafeTensorsWriter
         int pad = (int)((8 - header.Length % 8) % 8);
         for (int i = 0; i < pad; i++) header.WriteByte((byte)' ');
 
-        Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!);
-        using var file = new FileStream(path, FileMode.Create, FileAccess.Write);
         file.Write(BitConverter.GetBytes((ulong)header.Length));
         header.Position = 0;
         header.CopyTo(file);

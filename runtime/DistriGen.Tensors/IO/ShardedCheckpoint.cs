@@ -32,10 +32,16 @@ public sealed class ShardedCheckpoint : ITensorSource, IDisposable
             var files = new Dictionary<string, SafeTensorsFile>(StringComparer.Ordinal);
             foreach (var entry in map.EnumerateObject())
             {
-                var shardName = entry.Value.GetString() ?? throw new InvalidDataException($"{indexPath}: weight_map entry '{entry.Name}' is not a file name.");
+                var shardName = entry.Value.ValueKind == JsonValueKind.String ? entry.Value.GetString()!
+                    : throw new InvalidDataException($"{indexPath}: weight_map entry '{entry.Name}' is not a file name.");
+                if (checkpoint._byKey.ContainsKey(entry.Name))
+                    throw new InvalidDataException($"{indexPath}: weight_map names '{entry.Name}' twice.");
                 if (!files.TryGetValue(shardName, out var shard))
                 {
-                    var shardPath = Path.Combine(dir, shardName);
+                    var shardPath = Path.GetFullPath(Path.Combine(dir, shardName));
+                    // A shard is a file next to the index: no absolute paths, no '..', no sub-folders of other models.
+                    if (Path.IsPathRooted(shardName) || Path.GetDirectoryName(shardPath) != dir)
+                        throw new InvalidDataException($"{indexPath}: weight_map puts '{entry.Name}' in '{shardName}', which is not a file in the index's folder.");
                     if (!File.Exists(shardPath)) throw new FileNotFoundException($"{indexPath}: shard '{shardName}' (for '{entry.Name}') does not exist.", shardPath);
                     files[shardName] = shard = SafeTensorsFile.Open(shardPath);
                     checkpoint._shards.Add(shard);
@@ -43,6 +49,13 @@ public sealed class ShardedCheckpoint : ITensorSource, IDisposable
                 if (!shard.Contains(entry.Name))
                     throw new InvalidDataException($"{indexPath}: weight_map puts '{entry.Name}' in {shardName}, which has no such tensor.");
                 checkpoint._byKey[entry.Name] = shard;
+            }
+            foreach (var (name, shard) in files)
+            {
+                var unlisted = shard.Keys.Where(k => !checkpoint._byKey.TryGetValue(k, out var owner) || owner != shard).Order(StringComparer.Ordinal).ToList();
+                if (unlisted.Count > 0)
+                    throw new InvalidDataException($"{indexPath}: shard {name} holds {unlisted.Count} tensor(s) the weight_map does not list there " +
+                        $"({string.Join(", ", unlisted.Take(5))}{(unlisted.Count > 5 ? ", …" : "")}); the index does not describe the files.");
             }
             return checkpoint;
         }

@@ -63,7 +63,7 @@ public class Attention : Module
     /// <summary>softmax(q·kᵀ/√d)·v over all heads, then the output projection.</summary>
     protected Tensor Attend(Tensor q, Tensor k, Tensor v)
     {
-        var mixed = Ops.Ops.Attention(q, k, v, Heads);
+        using var mixed = NonFiniteTrace.After(this, Ops.Ops.Attention(q, k, v, Heads));
         return ToOut.Forward(mixed);
     }
 }

@@ -48,5 +48,5 @@ public class Conv2d : Module
         if (Compute.ComputeBackends.Current is Compute.IConvolutionBackend direct) direct.Forget(Weight);
     }
 
-    public virtual Tensor Forward(Tensor x) => Ops.Ops.Conv2d(x, Weight, Bias, Stride, Padding2d.Same(Padding));
+    public virtual Tensor Forward(Tensor x) => NonFiniteTrace.After(this, Ops.Ops.Conv2d(x, Weight, Bias, Stride, Padding2d.Same(Padding)));
 }

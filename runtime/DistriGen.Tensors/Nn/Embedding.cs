@@ -16,5 +16,5 @@ public class Embedding : Module
     }
 
     /// <summary>(batch, length, dim) for <paramref name="ids"/> of batch × length rows.</summary>
-    public Tensor Forward(ReadOnlySpan<int> ids, int batch, int length) => Ops.Ops.Embedding(Weight, ids, batch, length);
+    public Tensor Forward(ReadOnlySpan<int> ids, int batch, int length) => NonFiniteTrace.After(this, Ops.Ops.Embedding(Weight, ids, batch, length));
 }

@@ -40,5 +40,5 @@ public class GroupNorm : Module
 
     /// <summary>Normalises x; <paramref name="activation"/> is fused into the same pass.</summary>
     public virtual Tensor Forward(Tensor x, Activation activation = Activation.None) =>
-        Ops.Ops.GroupNorm(x, Groups, Weight, Bias, Eps, activation);
+        NonFiniteTrace.After(this, Ops.Ops.GroupNorm(x, Groups, Weight, Bias, Eps, activation));
 }

@@ -23,5 +23,5 @@ public class LayerNorm : Module
         yield return ("bias", Bias);
     }
 
-    public virtual Tensor Forward(Tensor x) => Ops.Ops.LayerNorm(x, Weight, Bias, Eps);
+    public virtual Tensor Forward(Tensor x) => NonFiniteTrace.After(this, Ops.Ops.LayerNorm(x, Weight, Bias, Eps));
 }

@@ -41,8 +41,8 @@ public class Linear : Module
     }
 
     /// <remarks>Native backends multiply by the weight transposed in place; only the managed path keeps a transposed copy.</remarks>
-    public virtual Tensor Forward(Tensor x) =>
+    public virtual Tensor Forward(Tensor x) => NonFiniteTrace.After(this,
         Compute.ComputeBackends.Current is Compute.ITransposedGemmBackend native
             ? Ops.Ops.LinearTransposed(x, Weight, Bias, native)
-            : Ops.Ops.Linear(x, WeightT, Bias);
+            : Ops.Ops.Linear(x, WeightT, Bias));
 }

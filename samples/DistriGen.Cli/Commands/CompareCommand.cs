@@ -23,15 +23,16 @@ internal static class CompareCommand
         options.AddTo(command);
         command.SetAction(parse =>
         {
+            var dir = parse.GetValue(outDir)!;
+            AtomicFile.CheckWritable(Path.Combine(dir, "compare.csv"), "--out-dir");
             var loaded = options.Load(parse, parse.GetValue(prompt), BuiltInModel.CompareSize);
             var setup = loaded.Setup;
             if (setup.Ranks < 2) setup = setup with { Ranks = 2, ThreadsPerRank = Math.Max(1, Environment.ProcessorCount / 2) };
             var modeNames = parse.GetValue(modes)?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 ?? (parse.GetResult(options.Parallelism) is { Implicit: false } ? [parse.GetValue(options.Parallelism)!] : ["naive", "distrifusion", "pcpp"]);
-            var dir = parse.GetValue(outDir)!;
             Directory.CreateDirectory(dir);
 
-            foreach (var warning in loaded.Warnings) AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
+            foreach (var warning in loaded.Warnings) CliConsole.Warning(warning);
             AnsiConsole.MarkupLine($"[grey]model[/] {Markup.Escape(loaded.Model.Directory)} · {loaded.Request.Width}×{loaded.Request.Height} · {loaded.Request.Steps} steps · {setup.Ranks} ranks");
             var (reference, _) = ParallelSetup.Single(Environment.ProcessorCount).Generate(loaded.Model, loaded.Request, loaded.Conditioning);
             Png.WriteImage(Path.Combine(dir, "single.png"), reference.Image);
@@ -56,7 +57,7 @@ internal static class CompareCommand
                 csv.Add(string.Join(',', name, Invariant(psnr), Invariant(relative), Invariant(max), Invariant(report.LayerBytesPerStep), Invariant(report.AttentionPerStep), Invariant(report.GatherPerStep), Invariant(result.UNetTime.TotalSeconds)));
             }
             AnsiConsole.Write(table);
-            File.WriteAllLines(Path.Combine(dir, "compare.csv"), csv);
+            AtomicFile.Write(Path.Combine(dir, "compare.csv"), s => s.Write(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", csv) + "\n")));
             var sideBySide = Path.Combine(dir, "side-by-side.png");
             SideBySideImage.Write(sideBySide, images);
             AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(sideBySide)}[/] (left to right: single device, {string.Join(", ", modeNames)}) and [green]{Markup.Escape(Path.Combine(dir, "compare.csv"))}[/]");

@@ -21,11 +21,13 @@ internal static class EncodePromptCommand
         var command = new Command("encode-prompt", "Encode a prompt as the model's pipeline does.") { prompt, model, negative, clipSkip, output };
         command.SetAction(parse =>
         {
+            var path = parse.GetValue(output)!;
+            AtomicFile.CheckWritable(path, "--out");
             var directory = parse.GetValue(model)!;
             var encoder = PromptEncoders.Load(directory, Models.Configuration.ModelIndex.Load(directory))
                 ?? throw new DirectoryNotFoundException($"{directory} has no text encoder (text_encoder/ and tokenizer/); nothing to encode.");
             using var e = encoder.Encode(new PromptRequest(parse.GetValue(prompt)!, parse.GetValue(negative), parse.GetValue(clipSkip)));
-            foreach (var warning in e.Warnings) AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
+            foreach (var warning in e.Warnings) CliConsole.Warning(warning);
             var items = new List<SafeTensorsItem>
             {
                 new("prompt_embeds", e.PromptEmbeds),
@@ -38,7 +40,6 @@ internal static class EncodePromptCommand
                 items.Add(new("pooled_prompt_embeds", e.PooledPromptEmbeds));
                 items.Add(new("negative_pooled_prompt_embeds", e.NegativePooledPromptEmbeds!));
             }
-            var path = parse.GetValue(output)!;
             SafeTensorsWriter.Write(path, items);
             AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(path)}[/]: {string.Join(", ", items.Select(i => $"{i.Name} {Tensors.Tensor.Format(i.Tensor.Shape)}"))}");
             return 0;

@@ -16,7 +16,8 @@ internal static class EvalUnetCommand
         var command = new Command("eval-unet", "Run the UNet once on given inputs.") { model, inputs, output };
         command.SetAction(parse =>
         {
-            var loaded = DiffusionModel.Load(parse.GetValue(model)!);
+            AtomicFile.CheckWritable(parse.GetValue(output)!, "--out");
+            var loaded = DiffusionModel.Load(parse.GetValue(model)!, textEncoder: false);
             var path = parse.GetValue(inputs)!;
             var conditioning = Conditioning.Load(path);
             using var file = SafeTensorsFile.Open(path);

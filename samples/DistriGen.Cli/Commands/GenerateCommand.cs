@@ -21,22 +21,35 @@ internal static class GenerateCommand
         options.AddTo(command);
         command.SetAction(parse =>
         {
+            var imagePath = parse.GetValue(output)!;
+            var latentsPath = parse.GetValue(saveLatents);
+            AtomicFile.CheckWritable(imagePath, "--out");
+            if (latentsPath is not null) AtomicFile.CheckWritable(latentsPath, "--save-latents");
             var loaded = options.Load(parse, parse.GetValue(prompt));
             bool isRoot = Runtime.Communication.MpiWorld.Current?.Rank is null or 0;
             if (isRoot)
-                foreach (var warning in loaded.Warnings) AnsiConsole.MarkupLine($"[yellow]warning:[/] {Markup.Escape(warning)}");
-            if (isRoot)
-                AnsiConsole.MarkupLine($"[grey]model[/] {Markup.Escape(loaded.Model.Directory)} · {loaded.Request.Width}×{loaded.Request.Height} · {loaded.Request.Steps} {loaded.Model.SchedulerConfig.Kind} steps · guidance {loaded.Request.GuidanceScale} · {Markup.Escape(loaded.Setup.Describe())} · {Markup.Escape(ComputeBackends.Select(loaded.Setup.Backend).Name)}");
+            {
+                foreach (var warning in loaded.Warnings) CliConsole.Warning(warning);
+                AnsiConsole.MarkupLine($"[grey]model[/] {Markup.Escape(loaded.Model.Directory)} · {loaded.Request.Width}×{loaded.Request.Height} · " +
+                    $"{loaded.Request.Steps} {loaded.Model.SchedulerConfig.Kind} steps · guidance {loaded.Request.GuidanceScale} · " +
+                    $"{Markup.Escape(loaded.Setup.Describe())} · {Markup.Escape(ComputeBackends.Select(loaded.Setup.Backend).Name)}");
+            }
             var (result, report) = Run(loaded, isRoot);
             if (!isRoot) return 0;
             int pixelScale = parse.GetValue(scale) ?? ViewingScale(loaded.Request.Width, loaded.Request.Height);
-            Png.WriteImage(parse.GetValue(output)!, result.Image, pixelScale);
-            if (parse.GetValue(saveLatents) is { } latentsPath)
-                SafeTensorsWriter.Write(latentsPath, new Dictionary<string, Tensor> { ["final_latents"] = result.FinalLatents, ["image"] = result.Image });
+            // Both files are replaced together or not at all.
+            var files = new List<(string, Action<Stream>)> { (imagePath, s => Png.WriteImage(s, result.Image, pixelScale)) };
+            if (latentsPath is not null)
+                files.Add((latentsPath, s => SafeTensorsWriter.Write(s, [new("final_latents", result.FinalLatents), new("image", result.Image)])));
+            AtomicFile.WriteAll(files);
             var scaled = pixelScale > 1 ? $" ({loaded.Request.Width * pixelScale}×{loaded.Request.Height * pixelScale}, each pixel {pixelScale}×{pixelScale})" : "";
-            AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(parse.GetValue(output)!)}[/]{scaled} · UNet {result.UNetTime.TotalSeconds:0.00} s · {(loaded.Model.Vae is null ? "no VAE (pixel space)" : $"VAE {result.VaeTime.TotalSeconds:0.00} s")} · total {result.Total.TotalSeconds:0.00} s");
+            AnsiConsole.MarkupLine($"wrote [green]{Markup.Escape(imagePath)}[/]{scaled} · UNet {result.UNetTime.TotalSeconds:0.00} s · " +
+                $"{(loaded.Model.Vae is null ? "no VAE (pixel space)" : $"VAE {result.VaeTime.TotalSeconds:0.00} s")} · total {result.Total.TotalSeconds:0.00} s");
             if (report is not null)
-                AnsiConsole.MarkupLine($"[grey]sent per rank per step:[/] {CommunicationReport.Bytes(report.LayerBytesPerStep)} by layers (halo {CommunicationReport.Bytes(report.HaloPerStep)}, attention {CommunicationReport.Bytes(report.AttentionPerStep)}, GroupNorm {CommunicationReport.Bytes(report.GroupNormPerStep)}) + {CommunicationReport.Bytes(report.GatherPerStep)} gathering bands");
+                AnsiConsole.MarkupLine($"[grey]sent per rank per step:[/] {CommunicationReport.Bytes(report.LayerBytesPerStep)} by layers " +
+                    $"(halo {CommunicationReport.Bytes(report.HaloPerStep)}, attention {CommunicationReport.Bytes(report.AttentionPerStep)}, " +
+                    $"GroupNorm {CommunicationReport.Bytes(report.GroupNormPerStep)}) + {CommunicationReport.Bytes(report.GatherPerStep)} gathering bands");
+            result.Dispose();
             return 0;
         });
         return command;

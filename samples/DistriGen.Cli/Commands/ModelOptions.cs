@@ -32,12 +32,13 @@ internal sealed class ModelOptions
     public Option<bool> SplitBatch { get; } = new("--split-batch") { Description = "Split the guidance batch across two rank groups." };
     public Option<double> PcppRatio { get; } = new("--pcpp-ratio") { Description = "PCPP: fraction of each neighbour's rows a band attends to.", DefaultValueFactory = _ => 0.3 };
     public Option<string> Backend { get; } = new("--backend") { Description = BackendHelp, DefaultValueFactory = _ => "auto" };
+    public Option<double?> CommTimeout { get; } = new("--comm-timeout") { Description = "Seconds a rank waits for another before it stops with an error (default: DISTRIGEN_COMM_TIMEOUT, else 120)." };
 
     public const string BackendHelp = "auto (oneDNN, else OpenBLAS, else managed), managed, openblas, onednn or onednn-winograd (Winograd 3×3 convolutions: about 2.5× faster, a few 1e-6 relative error per layer).";
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, NegativePrompt, ClipSkip, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, DistriFuserGn, SplitBatch, PcppRatio, Backend })
+        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, NegativePrompt, ClipSkip, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, DistriFuserGn, SplitBatch, PcppRatio, Backend, CommTimeout })
             command.Options.Add(option);
     }
 
@@ -50,6 +51,17 @@ internal sealed class ModelOptions
     /// </summary>
     public Loaded Load(ParseResult parse, string? prompt, (int Width, int Height)? builtInSize = null)
     {
+        // What the command line says is checked before the model is loaded.
+        var (givenWidth, givenHeight) = parse.GetValue(Size) is { } given ? ParseSize(given) : (1, 1);
+        new GenerationRequest
+        {
+            Steps = parse.GetValue(Steps) ?? 1,
+            GuidanceScale = parse.GetValue(Guidance) ?? 1,
+            GuidanceRescale = parse.GetValue(GuidanceRescale),
+            Width = givenWidth,
+            Height = givenHeight,
+        }.Validate();
+        var setup = Setup(parse);
         bool builtIn = parse.GetValue(Model) is null;
         var directory = ModelDirectory(parse);
         var schedulerName = parse.GetValue(Scheduler);
@@ -93,8 +105,9 @@ internal sealed class ModelOptions
             Height = height,
             InitNoise = noise,
         };
+        request.Validate();
         model.LatentSize(width, height);
-        return new Loaded(model, request, conditioning, Setup(parse)) { Warnings = warnings };
+        return new Loaded(model, request, conditioning, setup) { Warnings = warnings };
     }
 
     public ParallelSetup Setup(ParseResult parse)
@@ -111,6 +124,9 @@ internal sealed class ModelOptions
             SplitBatch = parse.GetValue(SplitBatch),
             PcppRatio = parse.GetValue(PcppRatio),
         };
+        if (parse.GetValue(CommTimeout) is { } seconds)
+            options.Timeout = double.IsFinite(seconds) && seconds > 0 && seconds <= 86400 ? TimeSpan.FromSeconds(seconds)
+                : throw new ArgumentOutOfRangeException("--comm-timeout", seconds, "--comm-timeout must be a number of seconds between 0 and 86400.");
         options.Validate();
         return new ParallelSetup(ranks, threads, options, parse.GetValue(Backend)!);
     }
