@@ -58,12 +58,23 @@ public static class TensorMemory
     /// </summary>
     public static void TrimUnused()
     {
-        long epoch = Interlocked.Increment(ref _epoch) - 1;
+        long epoch = Interlocked.Increment(ref _epoch) - 1, released = 0;
         foreach (var (length, bag) in Free)
         {
             if (LastRented.TryGetValue(length, out var last) && last >= epoch) continue;
-            while (bag.TryTake(out _)) Interlocked.Add(ref _pooledBytes, -4L * length);
+            while (bag.TryTake(out _))
+            {
+                Interlocked.Add(ref _pooledBytes, -4L * length);
+                released += 4L * length;
+            }
             LastRented.TryRemove(length, out _);
+        }
+        // Large arrays live on the large-object heap, which the runtime neither compacts nor gives back
+        // on its own soon: after letting go of much, give the memory back to the system now.
+        if (released > 64L << 20)
+        {
+            System.Runtime.GCSettings.LargeObjectHeapCompactionMode = System.Runtime.GCLargeObjectHeapCompactionMode.CompactOnce;
+            GC.Collect();
         }
     }
 
