@@ -52,6 +52,6 @@ public sealed class IncrementalTests
         var text = tree.GetText().ToString().Replace("public Conv2d Conv2 { get; }", "public Conv2d Conv2 { get; }\n    public Conv2d Conv3 { get; } = new(4, 4, 3, padding: 1);");
         var result = Rerun(driver, compilation.ReplaceSyntaxTree(tree, tree.WithChangedText(Microsoft.CodeAnalysis.Text.SourceText.From(text))));
         Assert.Contains(IncrementalStepRunReason.Modified, Reasons(result, TrackingNames.Spec));
-        Assert.Contains("context.Conv(source.Conv3, \"conv3\")", result.GeneratedSources.Single().SourceText.ToString());
+        Assert.Contains("rewriter.Conv(source.Conv3, \"conv3\")", result.GeneratedSources.Single().SourceText.ToString());
     }
 }

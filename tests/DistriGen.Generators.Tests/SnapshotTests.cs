@@ -68,6 +68,6 @@ public sealed class SnapshotTests
         var output = GeneratorHarness.Run(user);
         Assert.Empty(output.GeneratorDiagnostics);
         Assert.Empty(output.CompilationProblems);
-        Assert.Contains("this.Block = context.Child(source.Block, \"block\");", output.Source("UsesLibrary"));
+        Assert.Contains("this.Block = rewriter.Child(source.Block, \"block\");", output.Source("UsesLibrary"));
     }
 }

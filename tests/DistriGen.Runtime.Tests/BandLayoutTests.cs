@@ -29,11 +29,11 @@ public sealed class BandLayoutTests
     [Fact]
     public void PcppWindowsAreWholeRowsAndAtLeastOneRow()
     {
-        Assert.Equal(0, Layers.PatchSelfAttention.WindowRows(16, 0));
-        Assert.Equal(1, Layers.PatchSelfAttention.WindowRows(2, 0.1));
-        Assert.Equal(4, Layers.PatchSelfAttention.WindowRows(16, 0.3));
-        Assert.Equal(3, Layers.PatchSelfAttention.WindowRows(10, 0.3));
-        Assert.Equal(16, Layers.PatchSelfAttention.WindowRows(16, 1));
+        Assert.Equal(0, KeyValuePoint.WindowRows(16, 0));
+        Assert.Equal(1, KeyValuePoint.WindowRows(2, 0.1));
+        Assert.Equal(4, KeyValuePoint.WindowRows(16, 0.3));
+        Assert.Equal(3, KeyValuePoint.WindowRows(10, 0.3));
+        Assert.Equal(16, KeyValuePoint.WindowRows(16, 1));
     }
 
     [Fact]

@@ -57,7 +57,7 @@ public sealed class PatchLayerTests
         conv.InitializeRandom(3);
         using var x = Input();
         using var expected = conv.Forward(x);
-        var bands = OnBands(ranks, new PatchParallelOptions { Mode = ParallelMode.Exact }, c => c.Conv(conv, "conv").Forward, _ => x.Clone(), alignment: stride);
+        var bands = OnBands(ranks, new PatchParallelOptions { Mode = ParallelMode.Exact }, c => c.Rewriter.Conv(conv, "conv").Forward, _ => x.Clone(), alignment: stride);
         using var joined = Ops.ConcatRows(bands);
         AssertClose(expected, joined);
     }
@@ -66,7 +66,7 @@ public sealed class PatchLayerTests
     public void AConvolutionThatChangesTheRowCountIsRefusedWithItsPath()
     {
         var context = new PatchContext(new InProcessWorld(1).Communicator(0), new BandLayout(Height, Width, 1, 1), new PatchParallelOptions());
-        var e = Assert.Throws<NotSupportedException>(() => context.Conv(new Conv2d(4, 4, 3, padding: 0), "blocks.0.conv"));
+        var e = Assert.Throws<NotSupportedException>(() => context.Rewriter.Conv(new Conv2d(4, 4, 3, padding: 0), "blocks.0.conv"));
         Assert.Contains("'blocks.0.conv'", e.Message);
     }
 
@@ -81,7 +81,7 @@ public sealed class PatchLayerTests
         var bands = InProcessLauncher.Run(3, 1, comm =>
         {
             var context = new PatchContext(comm, layout, new PatchParallelOptions { Mode = ParallelMode.Exact });
-            return context.InputConv(conv, "conv_in").Forward(x).Keep();
+            return context.Rewriter.InputConv(conv, "conv_in").Forward(x).Keep();
         });
         using var joined = Ops.ConcatRows(bands);
         AssertClose(expected, joined);
@@ -98,7 +98,7 @@ public sealed class PatchLayerTests
         using var expected = norm.Forward(x, Activation.Silu);
         var bands = OnBands(3, new PatchParallelOptions { Mode = ParallelMode.DistriFusion, GroupNormMode = mode }, c =>
         {
-            var layer = c.GroupNorm(norm, "norm");
+            var layer = c.Rewriter.GroupNorm(norm, "norm");
             return t => layer.Forward(t, Activation.Silu);
         }, _ => x.Clone());
         using var joined = Ops.ConcatRows(bands);
@@ -125,7 +125,7 @@ public sealed class PatchLayerTests
             var options = new PatchParallelOptions { Mode = ParallelMode.DistriFusion, GroupNormMode = mode, WarmupSteps = 2 };
             var bands = OnBands(3, options, c =>
             {
-                var layer = c.GroupNorm(norm, "norm");
+                var layer = c.Rewriter.GroupNorm(norm, "norm");
                 return t => layer.Forward(t);
             }, AtStep, steps: 4);
             return Ops.ConcatRows(bands);
@@ -145,7 +145,7 @@ public sealed class PatchLayerTests
         using var tokens = Ops.ToTokens(x);
         using var expectedTokens = attention.Forward(tokens);
         using var expected = Ops.FromTokens(expectedTokens, Height, Width);
-        var bands = OnBands(4, new PatchParallelOptions { Mode = ParallelMode.DistriFusion }, c => AttentionOnBands(c.Attention(attention, "attn1")), _ => x.Clone());
+        var bands = OnBands(4, new PatchParallelOptions { Mode = ParallelMode.DistriFusion }, c => AttentionOnBands(c.Rewriter.Attention(attention, "attn1")), _ => x.Clone());
         using var joined = Ops.ConcatRows(bands);
         AssertClose(expected, joined, 1e-5);
     }
@@ -164,7 +164,7 @@ public sealed class PatchLayerTests
         attention.InitializeRandom(7);
         var inputs = new[] { Input(1), Input(2) };
         var layout = new BandLayout(Height, Width, 3, 1);
-        var bands = OnBands(3, new PatchParallelOptions { Mode = ParallelMode.Pcpp, PcppRatio = 0, WarmupSteps = 1 }, c => AttentionOnBands(c.Attention(attention, "attn1")), step => inputs[step].Clone(), steps: 2);
+        var bands = OnBands(3, new PatchParallelOptions { Mode = ParallelMode.Pcpp, PcppRatio = 0, WarmupSteps = 1 }, c => AttentionOnBands(c.Rewriter.Attention(attention, "attn1")), step => inputs[step].Clone(), steps: 2);
         for (int r = 0; r < 3; r++)
         {
             using var band = Ops.SliceRows(inputs[1], layout.Start(r), layout.End(r));
@@ -183,7 +183,7 @@ public sealed class PatchLayerTests
         var slots = InProcessLauncher.Run(4, 1, comm =>
         {
             var context = new PatchContext(comm, layout, new PatchParallelOptions { Mode = ParallelMode.Pcpp, PcppRatio = 0.5 });
-            var layer = context.Attention(attention, "attn1");
+            var layer = context.Rewriter.Attention(attention, "attn1");
             context.BeginGeneration(1);
             context.BeginStep(0);
             using var meta = TensorScope.MetaMode();
@@ -196,5 +196,35 @@ public sealed class PatchLayerTests
             for (int p = 0; p < 4; p++)
                 Assert.Equal(Math.Abs(p - r) == 1, window.SendCounts[p] > 0);
         }
+    }
+
+    [Theory]
+    [InlineData(0, 4)]
+    [InlineData(4, 8)]
+    [InlineData(8, 12)]
+    public void A_band_convolved_with_its_neighbours_rows_is_the_whole_images_rows(int start, int end)
+    {
+        // The layer's arithmetic alone, without ranks or threads: the neighbours' rows are cut from the image.
+        var conv = new Conv2d(Channels, 6, 3, padding: 1);
+        conv.InitializeRandom(9);
+        using var x = Input();
+        using var whole = conv.Forward(x);
+        using var expected = Ops.SliceRows(whole, start, end);
+        using var band = Ops.SliceRows(x, start, end);
+        using var above = start > 0 ? Ops.SliceRows(x, start - 1, start) : null;
+        using var below = end < Height ? Ops.SliceRows(x, end, end + 1) : null;
+        using var actual = Layers.PatchConv2d.Convolve(conv, band, above, below);
+        Assert.Equal(expected.ToArray(), actual.ToArray());
+    }
+
+    [Fact]
+    public void Predicted_statistics_follow_bands_that_drift_evenly_without_ranks()
+    {
+        // Two bands whose values grow by 1 every step: each band's sum grows by its count every step.
+        var local = new GroupStatistics(1, 1, [103.0], [0], 100);
+        double[] Sent(int step, int rank) => [100.0 * step + (rank == 0 ? 3 : 7), 0, 100];
+        var predicted = Layers.GroupNormEstimates.Predicted(local, rank: 0, ranks: 2, step: 3, (s, p) => Sent(s, p));
+        // Rank 1's mean at step 3 is 3.07 (it sent 2.07 at step 2): the prediction has it.
+        Assert.Equal(Sent(3, 0)[0] + Sent(3, 1)[0], predicted.Sum[0], 9);
     }
 }

@@ -7,6 +7,7 @@ namespace DistriGen.Generators.Emitting
     internal static class ModuleEmitter
     {
         private const string Context = "global::DistriGen.Runtime.PatchContext";
+        private const string Rewriter = "global::DistriGen.Runtime.PatchRewriter";
         private const string GeneratedCode = "[global::System.CodeDom.Compiler.GeneratedCode(\"DistriGen.Generators\", \"0.1.0\")]";
 
         public static string Emit(ModuleSpec spec)
@@ -26,7 +27,7 @@ namespace DistriGen.Generators.Emitting
             w.Line();
             w.Line("/// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>");
             w.Line(GeneratedCode);
-            w.Line($"public {@new}{self} ToPatchParallel({Context} context) => new {self}(this, context);");
+            w.Line($"public {@new}{self} ToPatchParallel({Context} context) => new {self}(this, context.Rewriter);");
             w.Line();
             EmitChildren(w, spec);
             EmitParameters(w, spec);
@@ -43,8 +44,8 @@ namespace DistriGen.Generators.Emitting
             string access = spec.IsSealed ? "private" : "protected";
             w.Line("/// <summary>Builds the patch-parallel variant of <paramref name=\"source\"/>; parameters are shared, not copied.</summary>");
             w.Line(GeneratedCode);
-            w.Line($"{access} {spec.ClassName}({self} source, {Context} context)");
-            if (spec.BaseIsPatchParallel) w.Line("    : base(source, context)");
+            w.Line($"{access} {spec.ClassName}({self} source, {Rewriter} rewriter)");
+            if (spec.BaseIsPatchParallel) w.Line("    : base(source, rewriter)");
             w.Line("{");
             foreach (var m in spec.Members)
             {
@@ -63,13 +64,13 @@ namespace DistriGen.Generators.Emitting
             if (element == null) return value;
             return m.Collection switch
             {
-                CollectionKind.ModuleList => $"context.List({value}, \"{m.StateName}\", static (item, name, c) => {string.Format(element, "item", "name", "c")})",
-                CollectionKind.Array => $"context.Array({value}, \"{m.StateName}\", static (item, name, c) => {string.Format(element, "item", "name", "c")})",
-                _ => string.Format(element, value, $"\"{m.StateName}\"", "context"),
+                CollectionKind.ModuleList => $"rewriter.List({value}, \"{m.StateName}\", static (item, name, r) => {string.Format(element, "item", "name", "r")})",
+                CollectionKind.Array => $"rewriter.Array({value}, \"{m.StateName}\", static (item, name, r) => {string.Format(element, "item", "name", "r")})",
+                _ => string.Format(element, value, $"\"{m.StateName}\"", "rewriter"),
             };
         }
 
-        /// <summary>A format for rewriting one module: {0} the module, {1} its name, {2} the context.</summary>
+        /// <summary>A format for rewriting one module: {0} the module, {1} its name, {2} the rewriter.</summary>
         private static string? ElementRewrite(MemberKind kind) => kind switch
         {
             MemberKind.HaloConv => "{2}.Conv({0}, {1})",

@@ -21,11 +21,14 @@ public interface ICommunicator : IDisposable
     /// <summary>Bytes this rank has sent since it was created.</summary>
     long BytesSent { get; }
 
-    /// <summary>Sends <paramref name="data"/> to <paramref name="peer"/> under <paramref name="tag"/>; returns once the data is copied.</summary>
-    void Send(int peer, long tag, ReadOnlySpan<float> data);
+    /// <summary>Sends <paramref name="data"/> to <paramref name="peer"/> under <paramref name="key"/>; returns once the data is copied.</summary>
+    void Send(int peer, MessageKey key, ReadOnlySpan<float> data);
 
-    /// <summary>Waits for the message from <paramref name="peer"/> under <paramref name="tag"/> and copies it into <paramref name="destination"/>.</summary>
-    void Receive(int peer, long tag, Span<float> destination);
+    /// <summary>
+    /// Waits for the message from <paramref name="peer"/> under <paramref name="key"/> and copies it into
+    /// <paramref name="destination"/>; a message of another length is an error before anything is copied.
+    /// </summary>
+    void Receive(int peer, MessageKey key, Span<float> destination);
 
     /// <summary>Concatenates every rank's contribution in rank order into <paramref name="all"/>; <paramref name="counts"/> gives each rank's length.</summary>
     void AllGather(ReadOnlySpan<float> mine, ReadOnlySpan<int> counts, Span<float> all);

@@ -25,21 +25,21 @@ public sealed class InProcessCommunicator : CommunicatorBase
     public override string Kind => $"in-process ({Size} ranks)";
     public override long BytesSent => Interlocked.Read(ref _bytesSent);
 
-    public override void Send(int peer, long tag, ReadOnlySpan<float> data)
+    public override void Send(int peer, MessageKey key, ReadOnlySpan<float> data)
     {
         CheckPeer(peer);
         Interlocked.Add(ref _bytesSent, 4L * data.Length);
-        _world.Post(_group, Rank, peer, tag, data);
+        _world.Post(_group, Rank, peer, key, data);
     }
 
-    public override void Receive(int peer, long tag, Span<float> destination)
+    public override void Receive(int peer, MessageKey key, Span<float> destination)
     {
         CheckPeer(peer);
-        var message = _world.Take(_group, peer, Rank, tag, _worldRanks[Rank], _worldRanks[peer]);
+        var message = _world.Take(_group, peer, Rank, key, _worldRanks[Rank], _worldRanks[peer]);
         try
         {
             if (message.Length != destination.Length)
-                throw new InvalidOperationException($"Rank {Rank} expected {destination.Length} values from rank {peer} (tag {tag}) but got {message.Length}: the ranks are out of step.");
+                throw new InvalidOperationException($"Rank {Rank} expected {destination.Length} values from rank {peer} (message {key}) but got {message.Length}: the ranks are out of step.");
             message.CopyTo(destination);
         }
         finally

@@ -9,7 +9,7 @@ namespace DistriGen.Runtime.Communication;
 public sealed class InProcessWorld
 {
     private readonly object _gate = new();
-    private readonly Dictionary<(string Group, int From, int To, long Tag), Queue<float[]>> _mailboxes = new();
+    private readonly Dictionary<(string Group, int From, int To, MessageKey Key), Queue<float[]>> _mailboxes = new();
     private readonly Dictionary<(string Parent, int Color), List<(int Key, int WorldRank)>> _splits = new();
     private (int Rank, string Reason)? _failure;
     private long _bytesSent;
@@ -32,7 +32,7 @@ public sealed class InProcessWorld
     public InProcessCommunicator Communicator(int rank) =>
         new(this, "world", rank, Enumerable.Range(0, Size).ToArray());
 
-    internal void Post(string group, int from, int to, long tag, ReadOnlySpan<float> data)
+    internal void Post(string group, int from, int to, MessageKey key, ReadOnlySpan<float> data)
     {
         // Pooled: the receiver gives the message back once it has copied it out.
         var copy = TensorMemory.Rent(data.Length);
@@ -40,16 +40,16 @@ public sealed class InProcessWorld
         Interlocked.Add(ref _bytesSent, 4L * copy.Length);
         lock (_gate)
         {
-            var key = (group, from, to, tag);
-            if (!_mailboxes.TryGetValue(key, out var queue)) _mailboxes[key] = queue = new Queue<float[]>();
+            var mailbox = (group, from, to, key);
+            if (!_mailboxes.TryGetValue(mailbox, out var queue)) _mailboxes[mailbox] = queue = new Queue<float[]>();
             queue.Enqueue(copy);
             Monitor.PulseAll(_gate);
         }
     }
 
-    internal float[] Take(string group, int from, int to, long tag, int receiverWorldRank, int senderWorldRank)
+    internal float[] Take(string group, int from, int to, MessageKey messageKey, int receiverWorldRank, int senderWorldRank)
     {
-        var key = (group, from, to, tag);
+        var key = (group, from, to, messageKey);
         var deadline = DateTime.UtcNow + Timeout;
         lock (_gate)
         {
@@ -66,7 +66,7 @@ public sealed class InProcessWorld
                 if (left <= TimeSpan.Zero || !Monitor.Wait(_gate, left) && DateTime.UtcNow >= deadline)
                 {
                     if (_mailboxes.TryGetValue(key, out var q) && q.Count > 0) continue;
-                    throw new CommunicationTimeoutException($"Rank {receiverWorldRank} waited {Timeout.TotalSeconds:0.#} s for rank {senderWorldRank} (message tag {tag} in group '{group}'); the peer is dead, hung or out of step.");
+                    throw new CommunicationTimeoutException($"Rank {receiverWorldRank} waited {Timeout.TotalSeconds:0.#} s for rank {senderWorldRank} (message {messageKey} in group '{group}'); the peer is dead, hung or out of step.");
                 }
             }
         }

@@ -48,23 +48,23 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
     public override string Kind => $"Open MPI ({Size} processes)";
     public override long BytesSent => Interlocked.Read(ref _bytesSent);
 
-    public override void Send(int peer, long tag, ReadOnlySpan<float> data)
+    public override void Send(int peer, MessageKey key, ReadOnlySpan<float> data)
     {
         CheckPeer(peer);
         CompleteSends(wait: false);
         nint buffer = RentBuffer(data.Length);
         data.CopyTo(new Span<float>((void*)buffer, data.Length));
         nint request;
-        Check(_mpi.Isend((void*)buffer, data.Length, _mpi.Float, peer, MpiTag(tag), _comm, &request), "MPI_Isend");
+        Check(_mpi.Isend((void*)buffer, data.Length, _mpi.Float, peer, key.Value, _comm, &request), "MPI_Isend");
         _pendingSends.Add((request, buffer, data.Length));
         Interlocked.Add(ref _bytesSent, 4L * data.Length);
     }
 
-    public override void Receive(int peer, long tag, Span<float> destination)
+    public override void Receive(int peer, MessageKey key, Span<float> destination)
     {
         CheckPeer(peer);
-        int mpiTag = MpiTag(tag);
-        string waited = $"Rank {Rank} waited {Timeout.TotalSeconds:0.#} s for rank {peer} (message tag {tag}); the peer is dead, stopped, hung or out of step";
+        int mpiTag = key.Value;
+        string waited = $"Rank {Rank} waited {Timeout.TotalSeconds:0.#} s for rank {peer} (message {key}); the peer is dead, stopped, hung or out of step";
         var deadline = DateTime.UtcNow + Timeout;
         var status = stackalloc byte[StatusBytes];
         // The size is known before anything is received: a message of another size is an error that touches no memory.
@@ -77,7 +77,7 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
         int count;
         Check(_mpi.GetCount(status, _mpi.Float, &count), "MPI_Get_count");
         if (count != destination.Length)
-            throw new InvalidOperationException($"Rank {Rank} expected {destination.Length} values from rank {peer} (tag {tag}) but the message holds {count}: " +
+            throw new InvalidOperationException($"Rank {Rank} expected {destination.Length} values from rank {peer} (message {key}) but the message holds {count}: " +
                 "the ranks are out of step or were started with different arguments.");
         // Into native memory: if the transfer times out, the pending receive never writes into the managed heap.
         nint buffer = RentBuffer(count);
@@ -209,13 +209,6 @@ public sealed unsafe class MpiCommunicator : CommunicatorBase
 
     /// <summary>Open MPI's MPI_Status (source, tag, error, cancelled, count) with room to spare.</summary>
     private const int StatusBytes = 64;
-
-    /// <summary>
-    /// Tags fit in 23 bits, the smallest tag range Open MPI's transports give (UCX): the step's parity,
-    /// the bucket flag and the point or bucket id. Messages of one pair of ranks with one tag arrive in
-    /// order and ranks are never a step apart, so that is enough.
-    /// </summary>
-    private static int MpiTag(long tag) => (int)((((tag >> 24) & 1) << 22) | ((tag >> 2) & (1 << 21)) | (tag & ((1 << 21) - 1)));
 
     private static void Check(int code, string call)
     {

@@ -14,6 +14,9 @@ public sealed class StepScheduler(PatchParallelOptions options)
     /// <summary>Whether this step exchanges synchronously.</summary>
     public bool IsSync => options.Mode == ParallelMode.Exact || Step < options.WarmupSteps;
 
+    /// <summary>Synchronous steps at the start of a generation.</summary>
+    public int WarmupSteps => options.WarmupSteps;
+
     /// <summary>Steps in this generation.</summary>
     public int TotalSteps { get; private set; }
 

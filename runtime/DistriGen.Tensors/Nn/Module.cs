@@ -23,7 +23,7 @@ public abstract class Module
         foreach (var (name, child) in Children())
         {
             if (child is null) continue;
-            foreach (var item in child.NamedModules(Join(prefix, name))) yield return item;
+            foreach (var item in child.NamedModules(JoinPath(prefix, name))) yield return item;
         }
     }
 
@@ -32,7 +32,7 @@ public abstract class Module
     {
         foreach (var (path, module) in NamedModules(prefix))
             foreach (var (name, tensor) in module.OwnParameters())
-                yield return (Join(path, name), tensor);
+                yield return (JoinPath(path, name), tensor);
     }
 
     public long ParameterCount() => NamedParameters().Sum(p => (long)p.Tensor.Length);
@@ -88,5 +88,6 @@ public abstract class Module
         foreach (var (_, module) in NamedModules()) module.OnParametersLoaded();
     }
 
-    protected static string Join(string prefix, string name) => prefix.Length == 0 ? name : name.Length == 0 ? prefix : prefix + "." + name;
+    /// <summary>A state-dict path: "down_blocks.0" + "resnets" → "down_blocks.0.resnets"; an empty part adds nothing.</summary>
+    public static string JoinPath(string prefix, string name) => prefix.Length == 0 ? name : name.Length == 0 ? prefix : prefix + "." + name;
 }

@@ -191,3 +191,58 @@ public static partial class Ops
         return y;
     }
 }
+
+public static partial class Ops
+{
+    /// <summary>Tokens [start, end) of a (B, N, C) tensor.</summary>
+    public static Tensor SliceTokens(Tensor x, int start, int end)
+    {
+        const string op = "slice_tokens";
+        Shapes.Rank(x, 3, op, "input");
+        Shapes.Check(0 <= start && start <= end && end <= x.Dim(1), op, () => $"tokens [{start}, {end}) are outside a tensor of shape {Tensor.Format(x.Shape)}.");
+        int batch = x.Dim(0), n = x.Dim(1), c = x.Dim(2), count = end - start;
+        if (x.IsMeta) return Tensor.Meta(batch, count, c);
+        var y = Tensor.Empty(batch, count, c);
+        using var _ = OpProfiler.Measure(OpCategory.Layout);
+        for (int b = 0; b < batch; b++) x.Span.Slice((b * n + start) * c, count * c).CopyTo(y.Span.Slice(b * count * c));
+        return y;
+    }
+
+    /// <summary>Concatenates (B, Nᵢ, C) tensors along the token axis.</summary>
+    public static Tensor ConcatTokens(IReadOnlyList<Tensor> parts)
+    {
+        const string op = "concat_tokens";
+        Shapes.Check(parts.Count > 0, op, () => "no tensors to concatenate.");
+        var first = parts[0];
+        int batch = first.Dim(0), c = first.Dim(2);
+        foreach (var p in parts)
+            Shapes.Check(p.Rank == 3 && p.Dim(0) == batch && p.Dim(2) == c, op, () => $"{Tensor.Format(p.Shape)} does not match {Tensor.Format(first.Shape)} outside the token axis.");
+        int total = parts.Sum(p => p.Dim(1));
+        if (parts.Any(p => p.IsMeta)) return Tensor.Meta(batch, total, c);
+        var y = Tensor.Empty(batch, total, c);
+        using var _ = OpProfiler.Measure(OpCategory.Layout);
+        for (int b = 0; b < batch; b++)
+        {
+            int position = 0;
+            foreach (var p in parts)
+            {
+                int n = p.Dim(1);
+                p.Span.Slice(b * n * c, n * c).CopyTo(y.Span.Slice((b * total + position) * c));
+                position += n;
+            }
+        }
+        return y;
+    }
+
+    /// <summary>Copies every value of <paramref name="x"/>, in row-major order, into host memory (a message, a file).</summary>
+    public static void CopyToHost(Tensor x, Span<float> destination)
+    {
+        int length = destination.Length;
+        Shapes.Check(length == x.Length, "copy_to_host", () => $"{length} values of host memory cannot hold {Tensor.Format(x.Shape)}.");
+        if (x.IsMeta) return;
+        x.Span.CopyTo(destination);
+    }
+
+    /// <summary>A tensor of <paramref name="shape"/> holding a copy of host values (a received message).</summary>
+    public static Tensor FromHost(ReadOnlySpan<float> values, params int[] shape) => Tensor.FromArray(values, shape);
+}

@@ -52,7 +52,7 @@ internal static class CompareCommand
                 images.Add(result.Image);
                 double psnr = ResultMetrics.Psnr(result.Image, reference.Image);
                 double relative = ResultMetrics.RelativeError(result.FinalLatents.Span, reference.FinalLatents.Span), max = ResultMetrics.MaxAbsError(result.FinalLatents.Span, reference.FinalLatents.Span);
-                table.AddRow(name, $"{psnr:0.00}", $"{relative:0.0e+0}", $"{max:0.0e+0}",
+                table.AddRow(name, double.IsPositiveInfinity(psnr) ? "∞" : $"{psnr:0.00}", $"{relative:0.0e+0}", $"{max:0.0e+0}",
                     CommunicationReport.Bytes(report!.LayerBytesPerStep), CommunicationReport.Bytes(report.AttentionPerStep), CommunicationReport.Bytes(report.GatherPerStep), $"{result.UNetTime.TotalSeconds:0.00}");
                 csv.Add(string.Join(',', name, Invariant(psnr), Invariant(relative), Invariant(max), Invariant(report.LayerBytesPerStep), Invariant(report.AttentionPerStep), Invariant(report.GatherPerStep), Invariant(result.UNetTime.TotalSeconds)));
             }

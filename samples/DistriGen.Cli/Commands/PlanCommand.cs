@@ -86,8 +86,8 @@ internal static class PlanCommand
         public override TimeSpan Timeout => TimeSpan.Zero;
         public override string Kind => "planning";
         public override long BytesSent => 0;
-        public override void Send(int peer, long tag, ReadOnlySpan<float> data) => throw new InvalidOperationException("Planning sends nothing.");
-        public override void Receive(int peer, long tag, Span<float> destination) => throw new InvalidOperationException("Planning receives nothing.");
+        public override void Send(int peer, MessageKey key, ReadOnlySpan<float> data) => throw new InvalidOperationException("Planning sends nothing.");
+        public override void Receive(int peer, MessageKey key, Span<float> destination) => throw new InvalidOperationException("Planning receives nothing.");
         public override ICommunicator Split(int color, int key) => throw new InvalidOperationException("Planning does not split.");
         public override void Abort(Exception reason) { }
     }

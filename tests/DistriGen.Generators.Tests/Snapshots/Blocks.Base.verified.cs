@@ -9,14 +9,14 @@ namespace Demo.Nested
         {
             /// <summary>Builds the patch-parallel variant of <paramref name="source"/>; parameters are shared, not copied.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-            protected Base(global::Demo.Nested.Blocks.Base source, global::DistriGen.Runtime.PatchContext context)
+            protected Base(global::Demo.Nested.Blocks.Base source, global::DistriGen.Runtime.PatchRewriter rewriter)
             {
-                this.Norm = context.GroupNorm(source.Norm, "norm");
+                this.Norm = rewriter.GroupNorm(source.Norm, "norm");
             }
 
             /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-            public global::Demo.Nested.Blocks.Base ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Nested.Blocks.Base(this, context);
+            public global::Demo.Nested.Blocks.Base ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Nested.Blocks.Base(this, context.Rewriter);
 
             /// <summary>The submodules by their state-dict names.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

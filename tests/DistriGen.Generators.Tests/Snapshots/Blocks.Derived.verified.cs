@@ -9,15 +9,15 @@ namespace Demo.Nested
         {
             /// <summary>Builds the patch-parallel variant of <paramref name="source"/>; parameters are shared, not copied.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-            private Derived(global::Demo.Nested.Blocks.Derived source, global::DistriGen.Runtime.PatchContext context)
-                : base(source, context)
+            private Derived(global::Demo.Nested.Blocks.Derived source, global::DistriGen.Runtime.PatchRewriter rewriter)
+                : base(source, rewriter)
             {
-                this.Conv = context.Conv(source.Conv, "conv");
+                this.Conv = rewriter.Conv(source.Conv, "conv");
             }
 
             /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-            public new global::Demo.Nested.Blocks.Derived ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Nested.Blocks.Derived(this, context);
+            public new global::Demo.Nested.Blocks.Derived ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Nested.Blocks.Derived(this, context.Rewriter);
 
             /// <summary>The submodules by their state-dict names.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

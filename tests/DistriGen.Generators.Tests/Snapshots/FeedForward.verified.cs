@@ -7,7 +7,7 @@ namespace Demo.Transformers
     {
         /// <summary>Builds the patch-parallel variant of <paramref name="source"/>; parameters are shared, not copied.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        private FeedForward(global::Demo.Transformers.FeedForward source, global::DistriGen.Runtime.PatchContext context)
+        private FeedForward(global::Demo.Transformers.FeedForward source, global::DistriGen.Runtime.PatchRewriter rewriter)
         {
             this.Proj = source.Proj;
             this.Out = source.Out;
@@ -15,7 +15,7 @@ namespace Demo.Transformers
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::Demo.Transformers.FeedForward ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Transformers.FeedForward(this, context);
+        public global::Demo.Transformers.FeedForward ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Transformers.FeedForward(this, context.Rewriter);
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

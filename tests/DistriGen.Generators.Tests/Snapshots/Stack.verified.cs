@@ -7,18 +7,18 @@ namespace Demo
     {
         /// <summary>Builds the patch-parallel variant of <paramref name="source"/>; parameters are shared, not copied.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        private Stack(global::Demo.Stack source, global::DistriGen.Runtime.PatchContext context)
+        private Stack(global::Demo.Stack source, global::DistriGen.Runtime.PatchRewriter rewriter)
         {
-            this._leaves = context.List(source._leaves, "leaves", static (item, name, c) => c.Child(item, name));
-            this._extra = context.Array(source._extra, "extra", static (item, name, c) => c.Conv(item, name));
+            this._leaves = rewriter.List(source._leaves, "leaves", static (item, name, r) => r.Child(item, name));
+            this._extra = rewriter.Array(source._extra, "extra", static (item, name, r) => r.Conv(item, name));
             this._depth = source._depth;
-            this.Input = context.InputConv(source.Input, "input");
+            this.Input = rewriter.InputConv(source.Input, "input");
             this.Scale = source.Scale;
         }
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::Demo.Stack ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Stack(this, context);
+        public global::Demo.Stack ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Stack(this, context.Rewriter);
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

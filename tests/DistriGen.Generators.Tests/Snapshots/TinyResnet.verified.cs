@@ -7,20 +7,20 @@ namespace Demo
     {
         /// <summary>Builds the patch-parallel variant of <paramref name="source"/>; parameters are shared, not copied.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        private TinyResnet(global::Demo.TinyResnet source, global::DistriGen.Runtime.PatchContext context)
+        private TinyResnet(global::Demo.TinyResnet source, global::DistriGen.Runtime.PatchRewriter rewriter)
         {
-            this.Norm1 = context.GroupNorm(source.Norm1, "norm1");
-            this.Conv1 = context.Conv(source.Conv1, "conv1");
+            this.Norm1 = rewriter.GroupNorm(source.Norm1, "norm1");
+            this.Conv1 = rewriter.Conv(source.Conv1, "conv1");
             this.TimeEmbProj = source.TimeEmbProj;
-            this.Norm2 = context.GroupNorm(source.Norm2, "norm2");
-            this.Conv2 = context.Conv(source.Conv2, "conv2");
-            this.ConvShortcut = source.ConvShortcut is null ? null : context.Conv(source.ConvShortcut, "conv_shortcut");
+            this.Norm2 = rewriter.GroupNorm(source.Norm2, "norm2");
+            this.Conv2 = rewriter.Conv(source.Conv2, "conv2");
+            this.ConvShortcut = source.ConvShortcut is null ? null : rewriter.Conv(source.ConvShortcut, "conv_shortcut");
             this._scale = source._scale;
         }
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::Demo.TinyResnet ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.TinyResnet(this, context);
+        public global::Demo.TinyResnet ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.TinyResnet(this, context.Rewriter);
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

@@ -7,19 +7,19 @@ namespace Demo.Transformers
     {
         /// <summary>Builds the patch-parallel variant of <paramref name="source"/>; parameters are shared, not copied.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        private TransformerBlock(global::Demo.Transformers.TransformerBlock source, global::DistriGen.Runtime.PatchContext context)
+        private TransformerBlock(global::Demo.Transformers.TransformerBlock source, global::DistriGen.Runtime.PatchRewriter rewriter)
         {
             this.Norm1 = source.Norm1;
-            this.Attn1 = context.Attention(source.Attn1, "attn1");
+            this.Attn1 = rewriter.Attention(source.Attn1, "attn1");
             this.Norm2 = source.Norm2;
-            this.Attn2 = context.Attention(source.Attn2, "attn2");
+            this.Attn2 = rewriter.Attention(source.Attn2, "attn2");
             this.Norm3 = source.Norm3;
-            this.Ff = context.Child(source.Ff, "ff");
+            this.Ff = rewriter.Child(source.Ff, "ff");
         }
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::Demo.Transformers.TransformerBlock ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Transformers.TransformerBlock(this, context);
+        public global::Demo.Transformers.TransformerBlock ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Transformers.TransformerBlock(this, context.Rewriter);
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

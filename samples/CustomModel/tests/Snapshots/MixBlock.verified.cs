@@ -7,15 +7,15 @@ namespace CustomModel
     {
         /// <summary>Builds the patch-parallel variant of <paramref name="source"/>; parameters are shared, not copied.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        private MixBlock(global::CustomModel.MixBlock source, global::DistriGen.Runtime.PatchContext context)
+        private MixBlock(global::CustomModel.MixBlock source, global::DistriGen.Runtime.PatchRewriter rewriter)
         {
-            this.Conv = context.Conv(source.Conv, "conv");
-            this.Attention = context.Child(source.Attention, "attention");
+            this.Conv = rewriter.Conv(source.Conv, "conv");
+            this.Attention = rewriter.Child(source.Attention, "attention");
         }
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::CustomModel.MixBlock ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::CustomModel.MixBlock(this, context);
+        public global::CustomModel.MixBlock ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::CustomModel.MixBlock(this, context.Rewriter);
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

@@ -7,15 +7,15 @@ namespace CustomModel
     {
         /// <summary>Builds the patch-parallel variant of <paramref name="source"/>; parameters are shared, not copied.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        private PixelAttention(global::CustomModel.PixelAttention source, global::DistriGen.Runtime.PatchContext context)
+        private PixelAttention(global::CustomModel.PixelAttention source, global::DistriGen.Runtime.PatchRewriter rewriter)
         {
-            this.Norm = context.GroupNorm(source.Norm, "norm");
-            this.Attn = context.Attention(source.Attn, "attn");
+            this.Norm = rewriter.GroupNorm(source.Norm, "norm");
+            this.Attn = rewriter.Attention(source.Attn, "attn");
         }
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::CustomModel.PixelAttention ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::CustomModel.PixelAttention(this, context);
+        public global::CustomModel.PixelAttention ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::CustomModel.PixelAttention(this, context.Rewriter);
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

@@ -7,18 +7,18 @@ namespace CustomModel
     {
         /// <summary>Builds the patch-parallel variant of <paramref name="source"/>; parameters are shared, not copied.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        private TinyDenoiser(global::CustomModel.TinyDenoiser source, global::DistriGen.Runtime.PatchContext context)
+        private TinyDenoiser(global::CustomModel.TinyDenoiser source, global::DistriGen.Runtime.PatchRewriter rewriter)
         {
-            this.ConvIn = context.InputConv(source.ConvIn, "conv_in");
-            this.Blocks = context.List(source.Blocks, "blocks", static (item, name, c) => c.Child(item, name));
-            this.Down = context.Conv(source.Down, "down");
+            this.ConvIn = rewriter.InputConv(source.ConvIn, "conv_in");
+            this.Blocks = rewriter.List(source.Blocks, "blocks", static (item, name, r) => r.Child(item, name));
+            this.Down = rewriter.Conv(source.Down, "down");
             this.Gain = source.Gain;
-            this.ConvOut = context.Conv(source.ConvOut, "conv_out");
+            this.ConvOut = rewriter.Conv(source.ConvOut, "conv_out");
         }
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::CustomModel.TinyDenoiser ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::CustomModel.TinyDenoiser(this, context);
+        public global::CustomModel.TinyDenoiser ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::CustomModel.TinyDenoiser(this, context.Rewriter);
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
