@@ -12,6 +12,7 @@ public static class TensorMemory
     /// <summary>For each pooled length, the epoch it was last rented in (see <see cref="TrimUnused"/>).</summary>
     private static readonly ConcurrentDictionary<int, long> LastRented = new();
     private static long _epoch;
+    [ThreadStatic] private static MemoryMeter? _meter;
     private static long _pooledBytes;
     private static long _liveBytes;
     private static long _peakLiveBytes;
@@ -34,6 +35,7 @@ public static class TensorMemory
             Interlocked.Add(ref _pooledBytes, -4L * length);
         if (length > 0) LastRented[length] = Interlocked.Read(ref _epoch);
         array ??= length == 0 ? [] : GC.AllocateUninitializedArray<float>(length);
+        _meter?.Add(4L * length);
         long live = Interlocked.Add(ref _liveBytes, 4L * length);
         long peak;
         while (live > (peak = Interlocked.Read(ref _peakLiveBytes)) && Interlocked.CompareExchange(ref _peakLiveBytes, live, peak) != peak) { }
@@ -42,10 +44,40 @@ public static class TensorMemory
 
     internal static void Return(float[] array)
     {
+        _meter?.Add(-4L * array.Length);
         Interlocked.Add(ref _liveBytes, -4L * array.Length);
         if (array.Length == 0 || Interlocked.Read(ref _pooledBytes) + 4L * array.Length > MaxPooledBytes) return;
         Free.GetOrAdd(array.Length, _ => new ConcurrentBag<float[]>()).Add(array);
         Interlocked.Add(ref _pooledBytes, 4L * array.Length);
+    }
+
+    /// <summary>
+    /// Counts the tensor memory this thread takes and gives back until disposed: the peak is what one
+    /// rank of an in-process run holds at most (the ranks share the pool, so its own peak cannot say).
+    /// </summary>
+    public static MemoryMeter MeterThisThread() => _meter = new MemoryMeter(_meter);
+
+    /// <summary>Tensor bytes taken on one thread: live now and at most.</summary>
+    public sealed class MemoryMeter : IDisposable
+    {
+        private readonly MemoryMeter? _outer;
+
+        internal MemoryMeter(MemoryMeter? outer) => _outer = outer;
+
+        public long LiveBytes { get; private set; }
+        public long PeakBytes { get; private set; }
+
+        internal void Add(long bytes)
+        {
+            LiveBytes += bytes;
+            if (LiveBytes > PeakBytes) PeakBytes = LiveBytes;
+            _outer?.Add(bytes);
+        }
+
+        public void Dispose()
+        {
+            if (_meter == this) _meter = _outer;
+        }
     }
 
     /// <summary>Bytes kept in the pool for reuse now.</summary>

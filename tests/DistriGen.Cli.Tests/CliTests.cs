@@ -118,10 +118,21 @@ public sealed class CliTests : IDisposable
     }
 
     [Fact]
-    public void BenchmarksRunOnASmallModel()
+    public void BenchmarksRunOnASmallModelAndWriteJson()
     {
-        Assert.Equal(0, Program.Run(["bench", "unet", "--config", Fixture("sd-tiny"), "--size", "64x64", "--batch", "1", "--repeat", "1", "--threads", "1"]));
-        Assert.Equal(0, Program.Run(["bench", "parallel", "--config", Fixture("sd-tiny"), "--size", "64x64", "--ranks", "2", "--steps", "3", "--threads", "2"]));
+        Assert.Equal(0, Program.Run(["bench", "unet", "--config", Fixture("sd-tiny"), "--size", "64x64", "--batch", "1", "--repeat", "1", "--threads", "1", "--json", Temp("unet.json")]));
+        using (var unet = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Temp("unet.json"))))
+            Assert.True(unet.RootElement.GetProperty("call").GetProperty("seconds").GetDouble() > 0);
+        Assert.Equal(0, Program.Run(["bench", "vae", "--size", "64x64", "--ranks", "2", "--threads-per-rank", "1", "--repeat", "1", "--json", Temp("vae.json")]));
+        using (var vae = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Temp("vae.json"))))
+        {
+            var setups = vae.RootElement.GetProperty("setups").EnumerateArray().ToList();
+            Assert.Equal([1, 2], setups.Select(s => s.GetProperty("ranks").GetInt32()));
+            Assert.All(setups, s => Assert.True(s.GetProperty("seconds").GetDouble() > 0 && s.GetProperty("peak_bytes_per_rank").GetInt64() > 0));
+            Assert.All(setups, s => Assert.Equal(1, s.GetProperty("threads_per_rank").GetInt32()));
+        }
+        Assert.Equal(0, Program.Run(["bench", "parallel", "--config", Fixture("sd-tiny"), "--size", "64x64", "--ranks", "2", "--steps", "3", "--threads", "2", "--json", Temp("parallel.json")]));
+        Assert.True(System.Text.Json.JsonDocument.Parse(File.ReadAllText(Temp("parallel.json"))).RootElement.GetProperty("setups").GetArrayLength() >= 3);
         Assert.Equal(0, Program.Run(["bench", "parallel", "--config", Fixture("sd-tiny"), "--size", "64x64", "--ranks", "2", "--steps", "3", "--threads", "2",
             "--baseline", "false", "--modes", "distrifusion,pcpp@0.3", "--breakdown", "--backend", "auto"]));
     }

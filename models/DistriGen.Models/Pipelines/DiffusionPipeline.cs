@@ -18,8 +18,9 @@ public static class DiffusionPipeline
     /// or the image stops the run with a <see cref="NonFiniteException"/> naming the step and, when one
     /// device can show it, the first layer; <paramref name="cancellation"/> is checked at every step.
     /// </summary>
+    /// <param name="decoder">How the VAE runs (default: the whole decode on this device).</param>
     public static GenerationResult Generate(DiffusionModel model, INoisePredictor predictor, GenerationRequest request, Conditioning conditioning,
-        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
+        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, ILatentDecoder? decoder = null)
     {
         request.Validate();
         var total = Stopwatch.StartNew();
@@ -79,7 +80,7 @@ public static class DiffusionPipeline
         {
             using var scope = new TensorScope();
             using var scaled = Ops.Multiply(latents, 1f / vae.Config.ScalingFactor);
-            image = vae.Decode(scaled).Keep();
+            image = (decoder ?? SingleDeviceDecoder.Instance).Decode(vae, scaled).Keep();
             if (!Ops.AllFinite(image))
             {
                 var layer = NonFiniteException.FirstLayer(vae, "vae", () => vae.Decode(scaled));

@@ -39,8 +39,10 @@ public sealed class DistributedPipeline(IRankLauncher launcher, IComputeBackend 
             {
                 RankAgreement.Agree(comm, settings);
                 using var run = PatchParallelRun.Create(comm, options.Value.Parallel.SplitBatch);
-                var predictor = new PatchParallelPredictor(model.Unet, run, options.Value.Parallel, height, width);
-                var result = DiffusionPipeline.Generate(model, predictor, request, conditioning, comm.Rank == 0 ? progress : null, cancellation);
+                var parallel = options.Value.Parallel;
+                var predictor = new PatchParallelPredictor(model.Unet, run, parallel, height, width);
+                var decoder = parallel.VaeParallel ? new PatchParallelDecoder(comm, parallel.Timeout) : null;
+                var result = DiffusionPipeline.Generate(model, predictor, request, conditioning, comm.Rank == 0 ? progress : null, cancellation, decoder);
                 if (comm.Rank != 0)
                 {
                     // Only rank 0's result goes back to the caller; the others' tensors return to the pool.

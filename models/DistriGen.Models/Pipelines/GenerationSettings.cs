@@ -35,6 +35,7 @@ public static class GenerationSettings
             ("--distrifuser-gn", parallel.DistriFuserGroupNorm.ToString()),
             ("--pcpp-ratio", parallel.PcppRatio.ToString("R", c)),
             ("--split-batch", parallel.SplitBatch.ToString()),
+            ("--vae-parallel", parallel.VaeParallel ? "on" : "off"),
             ("the bucket size", parallel.BucketSize.ToString(c)),
         ];
     }

@@ -36,12 +36,14 @@ public sealed class PatchParallelPredictor : INoisePredictor
     {
         Context.BeginGeneration(steps, cancellation);
         Context.Cache.ResetCounters();
-        _bytesAtStart = CommunicatorBytes;
+        _bytesAtStart = _bytesAfterLastStep = CommunicatorBytes;
         _steps = 0;
     }
 
-    /// <summary>Bytes this rank's communicators sent in this generation (layers and band gathers).</summary>
-    public long BytesSentThisGeneration => CommunicatorBytes - _bytesAtStart;
+    /// <summary>Bytes this rank's communicators sent in this generation's denoising steps (layers and band gathers).</summary>
+    public long BytesSentThisGeneration => _bytesAfterLastStep - _bytesAtStart;
+
+    private long _bytesAfterLastStep;
 
     private long CommunicatorBytes => _run.World.BytesSent + (ReferenceEquals(_run.World, _run.PatchGroup) ? 0 : _run.PatchGroup.BytesSent);
 
@@ -63,6 +65,11 @@ public sealed class PatchParallelPredictor : INoisePredictor
         }
         Context.EndStep();
         _steps++;
-        using (band) return _run.GatherBands(band, Layout);
+        using (band)
+        {
+            var full = _run.GatherBands(band, Layout);
+            _bytesAfterLastStep = CommunicatorBytes;
+            return full;
+        }
     }
 }

@@ -7,7 +7,9 @@ namespace DistriGen.Models;
 
 /// <summary>
 /// diffusers' AutoencoderKL, decoder side: post_quant_conv then the decoder. Encoder weights in a
-/// checkpoint are accepted and ignored.
+/// checkpoint are accepted and ignored. Its patch-parallel variant decodes one band of rows per rank
+/// (halo convolutions at every level, GroupNorm over all bands, the mid block's attention over all
+/// bands' keys and values), synchronously in one pass, so the image is the single device's.
 /// </summary>
 [PatchParallel]
 public sealed partial class AutoencoderKL : Module
@@ -50,7 +52,10 @@ public sealed partial class VaeDecoder : Module
         ConvOut = new Conv2d(config.BlockOutChannels[0], config.OutChannels, 3, padding: 1);
     }
 
+    /// <summary>Reads the whole latent; in a patch-parallel decode each rank cuts its band (and halo rows) from it.</summary>
+    [SplitsInput]
     public Conv2d ConvIn { get; }
+
     public UNetMidBlock2D MidBlock { get; }
     public ModuleList<UpDecoderBlock2D> UpBlocks { get; }
     public GroupNorm ConvNormOut { get; }

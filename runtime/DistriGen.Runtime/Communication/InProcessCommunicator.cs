@@ -1,5 +1,3 @@
-using DistriGen.Tensors;
-
 namespace DistriGen.Runtime.Communication;
 
 /// <summary>One rank of an <see cref="InProcessWorld"/>: ranks are threads of one process.</summary>
@@ -44,7 +42,7 @@ public sealed class InProcessCommunicator : CommunicatorBase
         }
         finally
         {
-            TensorMemory.Return(message);
+            MessageBuffers.Return(message);
         }
     }
 

@@ -2,7 +2,7 @@ using DistriGen.Tensors.Compute;
 
 namespace DistriGen.Runtime.Communication;
 
-/// <summary>Runs one function per rank, each rank a dedicated thread with its own compute-thread budget.</summary>
+/// <summary>Runs one function per rank, each rank on a dedicated thread (kept between runs) with its own compute-thread budget.</summary>
 public static class InProcessLauncher
 {
     /// <summary>
@@ -16,11 +16,11 @@ public static class InProcessLauncher
         var world = new InProcessWorld(ranks, timeout);
         var results = new T[ranks];
         var errors = new Exception?[ranks];
-        var threads = new Thread[ranks];
+        var done = new Task[ranks];
         for (int r = 0; r < ranks; r++)
         {
             int rank = r;
-            threads[r] = new Thread(() =>
+            done[r] = RankThreads.Start(() =>
             {
                 using var comm = world.Communicator(rank);
                 try
@@ -33,11 +33,9 @@ public static class InProcessLauncher
                     errors[rank] = e;
                     comm.Abort(e);
                 }
-            }, maxStackSize: 16 << 20)
-            { Name = $"distrigen-rank-{rank}", IsBackground = true };
-            threads[r].Start();
+            });
         }
-        JoinWithDeadline(world, threads);
+        WaitWithDeadline(world, done);
         var root = errors.Select((e, r) => (e, r)).FirstOrDefault(x => x.e is not null and not PeerFailedException);
         if (root.e is null) root = errors.Select((e, r) => (e, r)).FirstOrDefault(x => x.e is not null);
         if (root.e is not null)
@@ -46,14 +44,14 @@ public static class InProcessLauncher
     }
 
     /// <summary>
-    /// Joins every rank; once one has failed, the others get the timeout (and a little more) to stop,
+    /// Waits for every rank; once one has failed, the others get the timeout (and a little more) to stop,
     /// after which the launcher stops waiting and reports the failure.
     /// </summary>
-    private static void JoinWithDeadline(InProcessWorld world, Thread[] threads)
+    private static void WaitWithDeadline(InProcessWorld world, Task[] ranks)
     {
         var grace = world.Timeout + TimeSpan.FromSeconds(5);
-        foreach (var t in threads)
-            while (!t.Join(TimeSpan.FromMilliseconds(200)))
+        foreach (var rank in ranks)
+            while (!rank.Wait(TimeSpan.FromMilliseconds(200)))
                 if (world.FailedAt is { } failedAt && DateTime.UtcNow - failedAt > grace) return;
     }
 }

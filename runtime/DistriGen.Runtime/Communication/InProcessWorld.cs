@@ -1,5 +1,3 @@
-using DistriGen.Tensors;
-
 namespace DistriGen.Runtime.Communication;
 
 /// <summary>
@@ -35,7 +33,7 @@ public sealed class InProcessWorld
     internal void Post(string group, int from, int to, MessageKey key, ReadOnlySpan<float> data)
     {
         // Pooled: the receiver gives the message back once it has copied it out.
-        var copy = TensorMemory.Rent(data.Length);
+        var copy = MessageBuffers.Rent(data.Length);
         data.CopyTo(copy);
         Interlocked.Add(ref _bytesSent, 4L * copy.Length);
         lock (_gate)

@@ -138,10 +138,29 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
             if (conv is null) return false;
             state.Convolutions[key] = conv;
         }
+        // Blocked activations in and out come from the tensor pool for the call (the same sizes every
+        // step, so no memory is taken after the first), counted with the rank's other tensors.
+        var srcBlocked = conv.SrcReorder is { } s0 ? TensorMemory.Rent(AlignedFloats(s0.BlockedBytes)) : null;
+        var dstBlocked = conv.DstReorder is { } d0 ? TensorMemory.Rent(AlignedFloats(d0.BlockedBytes)) : null;
+        try
+        {
+            fixed (float* srcScratch = srcBlocked, dstScratch = dstBlocked)
+                Execute(state, conv, x, weights, weight, bias, y, Aligned(srcScratch), Aligned(dstScratch));
+        }
+        finally
+        {
+            if (srcBlocked is not null) TensorMemory.Return(srcBlocked);
+            if (dstBlocked is not null) TensorMemory.Return(dstBlocked);
+        }
+        return true;
+    }
+
+    private void Execute(ThreadState state, Convolution conv, float* x, Tensor weights, float* weight, float* bias, float* y, void* srcScratch, void* dstScratch)
+    {
         var args = stackalloc ExecArg[4];
         if (conv.SrcReorder is { } srcReorder)
         {
-            Check(_memorySetHandle(srcReorder.Blocked, state.Scratch(0, srcReorder.BlockedBytes)), "dnnl_memory_set_data_handle");
+            Check(_memorySetHandle(srcReorder.Blocked, srcScratch), "dnnl_memory_set_data_handle");
             Check(_memorySetHandle(srcReorder.Plain, x), "dnnl_memory_set_data_handle");
             Run(state, srcReorder.Primitive, args, srcReorder.Plain, srcReorder.Blocked);
         }
@@ -151,7 +170,7 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         }
         Check(_memorySetHandle(conv.Weights, conv.WeightReorder is null ? weight : BlockedWeights(state, conv, weights, weight)), "dnnl_memory_set_data_handle");
         if (conv.DstReorder is null) Check(_memorySetHandle(conv.Dst, y), "dnnl_memory_set_data_handle");
-        else Check(_memorySetHandle(conv.DstReorder.Blocked, state.Scratch(1, conv.DstReorder.BlockedBytes)), "dnnl_memory_set_data_handle");
+        else Check(_memorySetHandle(conv.DstReorder.Blocked, dstScratch), "dnnl_memory_set_data_handle");
         args[0] = new ExecArg(ArgSrc, conv.Src);
         args[1] = new ExecArg(ArgWeights, conv.Weights);
         args[2] = new ExecArg(ArgDst, conv.Dst);
@@ -168,8 +187,12 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
             Run(state, dstReorder.Primitive, args, dstReorder.Blocked, dstReorder.Plain);
         }
         Check(_streamWait(state.Stream), "dnnl_stream_wait");
-        return true;
     }
+
+    /// <summary>Floats to rent for <paramref name="bytes"/> starting at a 64-byte boundary.</summary>
+    private static int AlignedFloats(long bytes) => checked((int)((bytes + 3) / 4 + 16));
+
+    private static void* Aligned(float* p) => p == null ? null : (void*)(((nint)p + 63) & ~(nint)63);
 
     /// <summary>
     /// The shapes Winograd is asked for: 3×3, stride 1, channels in multiples of 16, each side padded by
@@ -352,15 +375,5 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         public nint Engine { get; }
         public nint Stream { get; }
         public Dictionary<ConvKey, Convolution> Convolutions { get; } = new();
-
-        // Blocked activations in and out of a convolution: two buffers per thread, grown to the
-        // largest layer. Pinned managed arrays, so they go with the thread's state when it ends.
-        private readonly byte[][] _scratch = [[], []];
-
-        public void* Scratch(int slot, long bytes)
-        {
-            if (_scratch[slot].Length < bytes) _scratch[slot] = GC.AllocateUninitializedArray<byte>(checked((int)bytes + 64), pinned: true);
-            fixed (byte* p = _scratch[slot]) return (void*)(((nint)p + 63) & ~(nint)63);
-        }
     }
 }

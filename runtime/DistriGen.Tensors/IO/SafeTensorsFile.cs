@@ -180,7 +180,7 @@ public sealed unsafe class SafeTensorsFile : ITensorSource, IDisposable
     /// <summary>Reads one tensor into a new float32 tensor.</summary>
     public Tensor Read(string key)
     {
-        var t = Tensor.Empty(Entry(key).Shape);
+        var t = Tensor.HostEmpty(Entry(key).Shape);
         ReadInto(key, t.Span);
         return t;
     }

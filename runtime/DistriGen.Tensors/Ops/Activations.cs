@@ -8,7 +8,8 @@ public static partial class Ops
     public static Tensor Silu(Tensor x)
     {
         if (x.IsMeta) return Tensor.Meta(x.Shape);
-        var y = Tensor.Empty(x.Shape);
+        if (KernelsOf("silu", x) is { } device) return device.Silu(x);
+        var y = Tensor.HostEmpty(x.Shape);
         using var _ = OpProfiler.Measure(OpCategory.Elementwise, 4L * x.Length);
         x.Span.CopyTo(y.Span);
         ParallelChunks(y.Buffer, y.Length, chunk => SiluInPlace(chunk));
@@ -31,7 +32,8 @@ public static partial class Ops
     public static Tensor QuickGelu(Tensor x)
     {
         if (x.IsMeta) return Tensor.Meta(x.Shape);
-        var y = Tensor.Empty(x.Shape);
+        if (KernelsOf("quick_gelu", x) is { } device) return device.QuickGelu(x);
+        var y = Tensor.HostEmpty(x.Shape);
         using var _ = OpProfiler.Measure(OpCategory.Elementwise, 5L * x.Length);
         TensorPrimitives.Multiply(x.Span, 1.702f, y.Span);
         TensorPrimitives.Sigmoid(y.Span, y.Span);
@@ -43,7 +45,8 @@ public static partial class Ops
     public static Tensor Gelu(Tensor x)
     {
         if (x.IsMeta) return Tensor.Meta(x.Shape);
-        var y = Tensor.Empty(x.Shape);
+        if (KernelsOf("gelu", x) is { } device) return device.Gelu(x);
+        var y = Tensor.HostEmpty(x.Shape);
         var src = x.Span;
         var dst = y.Span;
         for (int i = 0; i < src.Length; i += 1024)
@@ -95,7 +98,8 @@ public static partial class Ops
         var shape = (int[])x.Shape.Clone();
         shape[^1] = f;
         if (x.IsMeta) return Tensor.Meta(shape);
-        var y = Tensor.Empty(shape);
+        if (KernelsOf("geglu", x) is { } device) return device.Geglu(x);
+        var y = Tensor.HostEmpty(shape);
         using var _ = OpProfiler.Measure(OpCategory.Elementwise, 20L * y.Length);
         int rows = x.Length / twoF;
         var xd = x.Buffer;

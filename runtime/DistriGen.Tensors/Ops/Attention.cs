@@ -27,7 +27,8 @@ public static partial class Ops
         Shapes.Check(heads > 0 && c % heads == 0, op, () => $"{c} channels cannot be split into {heads} heads.");
         Shapes.Check(!causal || nq == nk, op, () => $"causal attention needs as many queries as keys, got {nq} and {nk}.");
         if (Tensor.AnyMeta(q, k, v)) return Tensor.Meta(batch, nq, c);
-        var y = Tensor.Empty(batch, nq, c);
+        if (KernelsOf(op, q, k, v) is { } device) return device.Attention(q, k, v, heads, causal);
+        var y = Tensor.HostEmpty(batch, nq, c);
         int d = c / heads;
         using var _ = OpProfiler.Measure(OpCategory.Attention, 4L * batch * nq * nk * c);
 

@@ -29,7 +29,8 @@ public static partial class Ops
         Shapes.Check(oh > 0 && ow > 0, op, () => $"input {Tensor.Format(x.Shape)} with padding {pad} is smaller than the kernel {kh}×{kw}.");
 
         if (Tensor.AnyMeta(x, weight, bias)) return Tensor.Meta(batch, cout, oh, ow);
-        var y = Tensor.Empty(batch, cout, oh, ow);
+        if (KernelsOf(op, x, weight, bias) is { } device) return device.Conv2d(x, weight, bias, stride, pad);
+        var y = Tensor.HostEmpty(batch, cout, oh, ow);
 
         int kdim = cin * kh * kw, n = oh * ow;
         using var _ = OpProfiler.Measure(OpCategory.Conv, 2L * batch * cout * n * kdim);

@@ -9,6 +9,7 @@ public static partial class Ops
     public static long FirstNonFinite(Tensor x)
     {
         if (x.IsMeta) return -1;
+        if (KernelsOf("first_non_finite", x) is { } device) return device.FirstNonFinite(x);
         var span = x.Span;
         int i = 0;
         if (Vector512.IsHardwareAccelerated)

@@ -16,7 +16,8 @@ public static partial class Ops
         foreach (int id in ids)
             Shapes.Check((uint)id < (uint)rows, op, () => $"id {id} is outside the table of {rows} rows.");
         if (table.IsMeta) return Tensor.Meta(batch, length, dim);
-        var y = Tensor.Empty(batch, length, dim);
+        if (KernelsOf(op, table) is { } device) return device.Embedding(table, ids, batch, length);
+        var y = Tensor.HostEmpty(batch, length, dim);
         var src = table.Span;
         var dst = y.Span;
         for (int i = 0; i < ids.Length; i++) src.Slice(ids[i] * dim, dim).CopyTo(dst.Slice(i * dim, dim));
@@ -34,7 +35,8 @@ public static partial class Ops
         foreach (int p in positions)
             Shapes.Check((uint)p < (uint)n, op, () => $"position {p} is outside the {n} tokens of {Tensor.Format(x.Shape)}.");
         if (x.IsMeta) return Tensor.Meta(batch, d);
-        var y = Tensor.Empty(batch, d);
+        if (KernelsOf(op, x) is { } device) return device.SelectTokens(x, positions);
+        var y = Tensor.HostEmpty(batch, d);
         for (int b = 0; b < batch; b++) x.Span.Slice((b * n + positions[b]) * d, d).CopyTo(y.Span.Slice(b * d, d));
         return y;
     }
@@ -46,6 +48,11 @@ public static partial class Ops
         Shapes.Check(y.Rank <= x.Rank && x.Shape.AsSpan(x.Rank - y.Rank).SequenceEqual(y.Shape), op,
             () => $"{Tensor.Format(y.Shape)} does not broadcast over {Tensor.Format(x.Shape)}.");
         if (Tensor.AnyMeta(x, y)) return x;
+        if (KernelsOf(op, x, y) is { } device)
+        {
+            device.AddTrailingInPlace(x, y);
+            return x;
+        }
         using var _ = OpProfiler.Measure(OpCategory.Elementwise, x.Length);
         var xs = x.Span;
         var ys = y.Span;

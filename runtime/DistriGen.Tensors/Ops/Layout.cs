@@ -13,7 +13,8 @@ public static partial class Ops
         Shapes.Check(a.Dim(0) == b.Dim(0) && a.Dim(2) == b.Dim(2) && a.Dim(3) == b.Dim(3), op, () => $"{Tensor.Format(a.Shape)} and {Tensor.Format(b.Shape)} differ outside the channel axis.");
         int batch = a.Dim(0), ca = a.Dim(1), cb = b.Dim(1), hw = a.Dim(2) * a.Dim(3);
         if (Tensor.AnyMeta(a, b)) return Tensor.Meta(batch, ca + cb, a.Dim(2), a.Dim(3));
-        var y = Tensor.Empty(batch, ca + cb, a.Dim(2), a.Dim(3));
+        if (KernelsOf(op, a, b) is { } device) return device.ConcatChannels(a, b);
+        var y = Tensor.HostEmpty(batch, ca + cb, a.Dim(2), a.Dim(3));
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         for (int i = 0; i < batch; i++)
         {
@@ -31,7 +32,8 @@ public static partial class Ops
         Shapes.Check(0 <= start && start <= end && end <= x.Dim(2), op, () => $"rows [{start}, {end}) are outside a tensor of shape {Tensor.Format(x.Shape)}.");
         int bc = x.Dim(0) * x.Dim(1), h = x.Dim(2), w = x.Dim(3), rows = end - start;
         if (x.IsMeta) return Tensor.Meta(x.Dim(0), x.Dim(1), rows, w);
-        var y = Tensor.Empty(x.Dim(0), x.Dim(1), rows, w);
+        if (KernelsOf(op, x) is { } device) return device.SliceRows(x, start, end);
+        var y = Tensor.HostEmpty(x.Dim(0), x.Dim(1), rows, w);
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         var xs = x.Span;
         var ys = y.Span;
@@ -53,7 +55,8 @@ public static partial class Ops
             total += p.Dim(2);
         }
         if (parts.Any(p => p.IsMeta)) return Tensor.Meta(n, c, total, w);
-        var y = Tensor.Empty(n, c, total, w);
+        if (KernelsOf(op, parts) is { } device) return device.ConcatRows(parts);
+        var y = Tensor.HostEmpty(n, c, total, w);
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         var ys = y.Span;
         for (int plane = 0; plane < n * c; plane++)
@@ -76,7 +79,8 @@ public static partial class Ops
         var shape = (int[])x.Shape.Clone();
         shape[0] = end - start;
         if (x.IsMeta) return Tensor.Meta(shape);
-        var y = Tensor.Empty(shape);
+        if (KernelsOf("slice_batch", x) is { } device) return device.SliceBatch(x, start, end);
+        var y = Tensor.HostEmpty(shape);
         int per = x.Length / Math.Max(1, x.Dim(0));
         x.Span.Slice(start * per, (end - start) * per).CopyTo(y.Span);
         return y;
@@ -90,7 +94,8 @@ public static partial class Ops
         foreach (var p in parts)
             Shapes.Check(p.Shape.AsSpan(1).SequenceEqual(parts[0].Shape.AsSpan(1)), "concat_batch", () => $"{Tensor.Format(p.Shape)} does not match {Tensor.Format(parts[0].Shape)}.");
         if (parts.Any(p => p.IsMeta)) return Tensor.Meta(shape);
-        var y = Tensor.Empty(shape);
+        if (KernelsOf("concat_batch", parts) is { } device) return device.ConcatBatch(parts);
+        var y = Tensor.HostEmpty(shape);
         int offset = 0;
         foreach (var p in parts)
         {
@@ -106,7 +111,8 @@ public static partial class Ops
         Shapes.Rank(x, 4, "upsample_nearest", "input");
         int planes = x.Dim(0) * x.Dim(1), h = x.Dim(2), w = x.Dim(3);
         if (x.IsMeta) return Tensor.Meta(x.Dim(0), x.Dim(1), outH, outW);
-        var y = Tensor.Empty(x.Dim(0), x.Dim(1), outH, outW);
+        if (KernelsOf("upsample_nearest", x) is { } device) return device.UpsampleNearest(x, outH, outW);
+        var y = Tensor.HostEmpty(x.Dim(0), x.Dim(1), outH, outW);
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         float sy = (float)h / outH, sx = (float)w / outW;
         var srcX = new int[outW];
@@ -132,7 +138,8 @@ public static partial class Ops
         Shapes.Rank(x, 4, "to_tokens", "input");
         int batch = x.Dim(0), c = x.Dim(1), hw = x.Dim(2) * x.Dim(3);
         if (x.IsMeta) return Tensor.Meta(batch, hw, c);
-        var y = Tensor.Empty(batch, hw, c);
+        if (KernelsOf("to_tokens", x) is { } device) return device.ToTokens(x);
+        var y = Tensor.HostEmpty(batch, hw, c);
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         Transpose(x.Buffer, y.Buffer, batch, c, hw);
         return y;
@@ -144,7 +151,8 @@ public static partial class Ops
         Shapes.Check(x.Rank == 3 && x.Dim(1) == h * w, "from_tokens", () => $"{Tensor.Format(x.Shape)} does not hold {h}×{w} tokens.");
         int batch = x.Dim(0), c = x.Dim(2);
         if (x.IsMeta) return Tensor.Meta(batch, c, h, w);
-        var y = Tensor.Empty(batch, c, h, w);
+        if (KernelsOf("from_tokens", x) is { } device) return device.FromTokens(x, h, w);
+        var y = Tensor.HostEmpty(batch, c, h, w);
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         Transpose(x.Buffer, y.Buffer, batch, h * w, c);
         return y;
@@ -181,7 +189,8 @@ public static partial class Ops
         var shape = (int[])a.Shape.Clone();
         shape[^1] = p + q;
         if (Tensor.AnyMeta(a, b)) return Tensor.Meta(shape);
-        var y = Tensor.Empty(shape);
+        if (KernelsOf("concat_columns", a, b) is { } device) return device.ConcatColumns(a, b);
+        var y = Tensor.HostEmpty(shape);
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         for (int i = 0; i < rows; i++)
         {
@@ -202,7 +211,8 @@ public static partial class Ops
         Shapes.Check(0 <= start && start <= end && end <= x.Dim(1), op, () => $"tokens [{start}, {end}) are outside a tensor of shape {Tensor.Format(x.Shape)}.");
         int batch = x.Dim(0), n = x.Dim(1), c = x.Dim(2), count = end - start;
         if (x.IsMeta) return Tensor.Meta(batch, count, c);
-        var y = Tensor.Empty(batch, count, c);
+        if (KernelsOf(op, x) is { } device) return device.SliceTokens(x, start, end);
+        var y = Tensor.HostEmpty(batch, count, c);
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         for (int b = 0; b < batch; b++) x.Span.Slice((b * n + start) * c, count * c).CopyTo(y.Span.Slice(b * count * c));
         return y;
@@ -219,7 +229,8 @@ public static partial class Ops
             Shapes.Check(p.Rank == 3 && p.Dim(0) == batch && p.Dim(2) == c, op, () => $"{Tensor.Format(p.Shape)} does not match {Tensor.Format(first.Shape)} outside the token axis.");
         int total = parts.Sum(p => p.Dim(1));
         if (parts.Any(p => p.IsMeta)) return Tensor.Meta(batch, total, c);
-        var y = Tensor.Empty(batch, total, c);
+        if (KernelsOf(op, parts) is { } device) return device.ConcatTokens(parts);
+        var y = Tensor.HostEmpty(batch, total, c);
         using var _ = OpProfiler.Measure(OpCategory.Layout);
         for (int b = 0; b < batch; b++)
         {
@@ -240,9 +251,34 @@ public static partial class Ops
         int length = destination.Length;
         Shapes.Check(length == x.Length, "copy_to_host", () => $"{length} values of host memory cannot hold {Tensor.Format(x.Shape)}.");
         if (x.IsMeta) return;
-        x.Span.CopyTo(destination);
+        if (KernelsOf("copy_to_host", x) is { } device) device.CopyToHost(x, destination);
+        else x.Span.CopyTo(destination);
     }
 
     /// <summary>A tensor of <paramref name="shape"/> holding a copy of host values (a received message).</summary>
     public static Tensor FromHost(ReadOnlySpan<float> values, params int[] shape) => Tensor.FromArray(values, shape);
+}
+
+public static partial class Ops
+{
+    /// <summary>Overwrites rows [start, start + rows of <paramref name="source"/>) of an NCHW tensor with <paramref name="source"/>'s rows.</summary>
+    public static void WriteRows(Tensor destination, int start, Tensor source)
+    {
+        const string op = "write_rows";
+        Shapes.Rank(destination, 4, op, "destination");
+        Shapes.Rank(source, 4, op, "source");
+        int planes = destination.Dim(0) * destination.Dim(1), h = destination.Dim(2), w = destination.Dim(3), rows = source.Dim(2);
+        Shapes.Check(source.Dim(0) == destination.Dim(0) && source.Dim(1) == destination.Dim(1) && source.Dim(3) == w && 0 <= start && start + rows <= h, op,
+            () => $"{Tensor.Format(source.Shape)} does not fit rows [{start}, {start + rows}) of {Tensor.Format(destination.Shape)}.");
+        if (Tensor.AnyMeta(destination, source)) return;
+        if (KernelsOf(op, destination, source) is { } device)
+        {
+            device.WriteRows(destination, start, source);
+            return;
+        }
+        using var _ = OpProfiler.Measure(OpCategory.Layout);
+        var src = source.Span;
+        var dst = destination.Span;
+        for (int p = 0; p < planes; p++) src.Slice(p * rows * w, rows * w).CopyTo(dst.Slice((p * h + start) * w));
+    }
 }

@@ -15,7 +15,8 @@ public static partial class Ops
         Shapes.Check(b.Dim(-2) == k && (!batched || b.Dim(0) == batch), op, () => $"inner dimensions of {Tensor.Format(a.Shape)} and {Tensor.Format(b.Shape)} do not match.");
         int[] shape = batched ? [batch, m, n] : [m, n];
         if (Tensor.AnyMeta(a, b)) return Tensor.Meta(shape);
-        var y = Tensor.Empty(shape);
+        if (KernelsOf(op, a, b) is { } device) return device.MatMul(a, b);
+        var y = Tensor.HostEmpty(shape);
         using var _ = OpProfiler.Measure(OpCategory.MatMul, 2L * batch * m * n * k);
         fixed (float* pa = a.Span, pb = b.Span, py = y.Span)
             for (int i = 0; i < batch; i++)
@@ -53,7 +54,7 @@ public static partial class Ops
         var shape = (int[])x.Shape.Clone();
         shape[^1] = n;
         if (Tensor.AnyMeta(x, weight, bias)) return Tensor.Meta(shape);
-        var y = Tensor.Empty(shape);
+        var y = Tensor.HostEmpty(shape);
         int k = x.Dim(-1), m = x.Length / Math.Max(k, 1);
         using (OpProfiler.Measure(OpCategory.MatMul, 2L * m * n * k))
         fixed (float* px = x.Span, pw = weight.Span, py = y.Span)

@@ -38,6 +38,7 @@ public static partial class Ops
         int perGroup = channels / groups;
         var stats = new GroupStatistics(batch, groups, sum, sq, (long)perGroup * h * w);
         if (x.IsMeta) return stats;
+        if (KernelsOf(op, x) is { } device) return device.GroupNormStatistics(x, groups);
         using var _ = OpProfiler.Measure(OpCategory.Norm, 2L * x.Length);
         var data = x.Buffer;
         ComputeThreads.For(batch * groups, ComputeThreads.Current, bg =>
@@ -63,7 +64,8 @@ public static partial class Ops
         int batch = x.Dim(0), channels = x.Dim(1), hw = x.Dim(2) * x.Dim(3);
         Shapes.Check(gamma.Length == channels && beta.Length == channels, op, () => $"affine parameters {Tensor.Format(gamma.Shape)} do not match the channels of the input {Tensor.Format(x.Shape)}.");
         if (Tensor.AnyMeta(x, gamma)) return Tensor.Meta(x.Shape);
-        var y = Tensor.Empty(x.Shape);
+        if (KernelsOf(op, x, gamma, beta) is { } device) return device.GroupNormApply(x, stats, gamma, beta, eps, activation);
+        var y = Tensor.HostEmpty(x.Shape);
         using var _ = OpProfiler.Measure(OpCategory.Norm, 3L * x.Length);
         int perGroup = channels / stats.Groups;
         var xd = x.Buffer;
@@ -84,8 +86,16 @@ public static partial class Ops
         return y;
     }
 
-    public static Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, Activation activation = Activation.None) =>
-        GroupNormApply(x, GroupNormStatistics(x, groups), gamma, beta, eps, activation);
+    public static Tensor GroupNorm(Tensor x, int groups, Tensor gamma, Tensor beta, float eps, Activation activation = Activation.None)
+    {
+        if (!x.IsMeta && KernelsOf("group_norm", x, gamma, beta) is { } device)
+        {
+            Shapes.Check(x.Rank == 4 && groups > 0 && x.Dim(1) % groups == 0 && gamma.Length == x.Dim(1) && beta.Length == x.Dim(1), "group_norm",
+                () => $"{Tensor.Format(x.Shape)} cannot be normalised in {groups} groups with parameters {Tensor.Format(gamma.Shape)}.");
+            return device.GroupNorm(x, groups, gamma, beta, eps, activation);
+        }
+        return GroupNormApply(x, GroupNormStatistics(x, groups), gamma, beta, eps, activation);
+    }
 
     /// <summary>Normalisation over the last axis (biased variance), then scale and shift.</summary>
     public static Tensor LayerNorm(Tensor x, Tensor gamma, Tensor beta, float eps)
@@ -93,7 +103,8 @@ public static partial class Ops
         int c = x.Dim(-1);
         Shapes.Check(gamma.Length == c && beta.Length == c, "layer_norm", () => $"parameters of {gamma.Length} features for an input {Tensor.Format(x.Shape)}.");
         if (Tensor.AnyMeta(x, gamma)) return Tensor.Meta(x.Shape);
-        var y = Tensor.Empty(x.Shape);
+        if (KernelsOf("layer_norm", x, gamma, beta) is { } device) return device.LayerNorm(x, gamma, beta, eps);
+        var y = Tensor.HostEmpty(x.Shape);
         using var _ = OpProfiler.Measure(OpCategory.Norm, 5L * x.Length);
         int rows = x.Length / c;
         var xd = x.Buffer;

@@ -19,7 +19,7 @@ public sealed class SeededNormal
 
     public static Tensor Sample(long seed, params int[] shape)
     {
-        var t = Tensor.Empty(shape);
+        var t = Tensor.HostEmpty(shape);
         new SeededNormal(seed).Fill(t.Span);
         return t;
     }

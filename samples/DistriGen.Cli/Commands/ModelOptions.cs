@@ -32,13 +32,14 @@ internal sealed class ModelOptions
     public Option<bool> SplitBatch { get; } = new("--split-batch") { Description = "Split the guidance batch across two rank groups." };
     public Option<double> PcppRatio { get; } = new("--pcpp-ratio") { Description = "PCPP: fraction of each neighbour's rows a band attends to.", DefaultValueFactory = _ => 0.3 };
     public Option<string> Backend { get; } = new("--backend") { Description = BackendHelp, DefaultValueFactory = _ => "auto" };
+    public Option<string> VaeParallel { get; } = new("--vae-parallel") { Description = "on (default): with several ranks each decodes a band of the image; off: every rank decodes all of it.", DefaultValueFactory = _ => "on" };
     public Option<double?> CommTimeout { get; } = new("--comm-timeout") { Description = "Seconds a rank waits for another before it stops with an error (default: DISTRIGEN_COMM_TIMEOUT, else 120)." };
 
     public const string BackendHelp = "auto (oneDNN, else OpenBLAS, else managed), managed, openblas, onednn or onednn-winograd (Winograd 3×3 convolutions: about 2.5× faster, a few 1e-6 relative error per layer).";
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, NegativePrompt, ClipSkip, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, DistriFuserGn, SplitBatch, PcppRatio, Backend, CommTimeout })
+        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, NegativePrompt, ClipSkip, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, DistriFuserGn, SplitBatch, PcppRatio, Backend, VaeParallel, CommTimeout })
             command.Options.Add(option);
     }
 
@@ -123,6 +124,12 @@ internal sealed class ModelOptions
             DistriFuserGroupNorm = parse.GetValue(DistriFuserGn),
             SplitBatch = parse.GetValue(SplitBatch),
             PcppRatio = parse.GetValue(PcppRatio),
+            VaeParallel = parse.GetValue(VaeParallel)!.ToLowerInvariant() switch
+            {
+                "on" => true,
+                "off" => false,
+                var other => throw new ArgumentException($"--vae-parallel '{other}' is not on or off."),
+            },
         };
         if (parse.GetValue(CommTimeout) is { } seconds)
             options.Timeout = double.IsFinite(seconds) && seconds > 0 && seconds <= 86400 ? TimeSpan.FromSeconds(seconds)

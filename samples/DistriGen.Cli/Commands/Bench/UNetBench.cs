@@ -1,0 +1,54 @@
+using System.CommandLine;
+using DistriGen.Models;
+using DistriGen.Models.Pipelines;
+using DistriGen.Tensors;
+using DistriGen.Tensors.Compute;
+using DistriGen.Tensors.Ops;
+using Spectre.Console;
+
+namespace DistriGen.Cli.Commands.Bench;
+
+/// <summary>bench unet: one UNet call with random weights at real size, with the per-operation breakdown.</summary>
+internal static class UNetBench
+{
+    public static Command Create()
+    {
+        var config = new Option<string>("--config") { Description = "sd15, sdxl or a model folder.", DefaultValueFactory = _ => "sd15" };
+        var size = new Option<string>("--size") { Description = "Image size WxH.", DefaultValueFactory = _ => "512x512" };
+        var batch = new Option<int>("--batch") { Description = "UNet batch (2 with guidance).", DefaultValueFactory = _ => 2 };
+        var threads = BenchOptions.Threads();
+        var repeat = BenchOptions.Repeat();
+        var backend = BenchOptions.Backend();
+        var json = BenchOptions.Json();
+        var command = new Command("unet", "Time per UNet call with random weights at real sizes, with a per-operation breakdown.") { config, size, batch, threads, repeat, backend, json };
+        command.SetAction(parse =>
+        {
+            using var budget = ComputeThreads.Use(parse.GetValue(threads));
+            ComputeBackends.Select(parse.GetValue(backend)!);
+            var name = parse.GetValue(config)!;
+            var unetConfig = ModelPresets.UNet(name);
+            int scale = ModelPresets.ImageScale(name);
+            var (w, h) = ModelOptions.ParseSize(parse.GetValue(size)!);
+            var unet = new UNet2DConditionModel(unetConfig);
+            unet.InitializeRandom(0);
+            int b = parse.GetValue(batch);
+            var sample = SeededNormal.Sample(1, b, unetConfig.InChannels, h / scale, w / scale).Keep();
+            var text = SeededNormal.Sample(2, b, 77, unetConfig.CrossAttentionDim[0]).Keep();
+            var textEmbeds = unetConfig.IsSdxl ? SeededNormal.Sample(3, b, unetConfig.ProjectionClassEmbeddingsInputDim!.Value - 6 * unetConfig.AdditionTimeEmbedDim!.Value).Keep() : null;
+            var timeIds = unetConfig.IsSdxl ? Conditioning.SdxlTimeIds(h, w, b) : null;
+            AnsiConsole.MarkupLine($"{Markup.Escape(name)} UNet, {unet.ParameterCount() / 1e6:0} M parameters, batch {b}, latent {w / scale}×{h / scale}, " +
+                $"{ComputeThreads.Current} thread(s), {Markup.Escape(ComputeBackends.Current.Name)}");
+            var timing = BenchTiming.Report(() =>
+            {
+                using var scope = new TensorScope();
+                unet.Forward(sample, 500f, text, textEmbeds, timeIds);
+            }, parse.GetValue(repeat));
+            BenchJson.Write(parse.GetValue(json), new
+            {
+                config = name, batch = b, latent = $"{w / scale}x{h / scale}", threads = ComputeThreads.Current, backend = ComputeBackends.Current.Name, call = timing.ToJson(),
+            });
+            return 0;
+        });
+        return command;
+    }
+}
