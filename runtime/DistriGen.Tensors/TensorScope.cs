@@ -31,9 +31,6 @@ public sealed class TensorScope : IDisposable
 
     internal static void Track(Tensor t) => _current?._tensors.Add(t);
 
-    /// <summary>Removes <paramref name="t"/> from the innermost scope without handing it to the one around it.</summary>
-    internal static void Forget(Tensor t) => _current?._tensors.Remove(t);
-
     internal static void Untrack(Tensor t)
     {
         var scope = _current;

@@ -122,7 +122,7 @@ public sealed class CliTests : IDisposable
     {
         Assert.Equal(0, Program.Run(["bench", "unet", "--config", Fixture("sd-tiny"), "--size", "64x64", "--batch", "1", "--repeat", "1", "--threads", "1", "--json", Temp("unet.json")]));
         using (var unet = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Temp("unet.json"))))
-            Assert.True(unet.RootElement.GetProperty("call").GetProperty("seconds").GetDouble() > 0);
+            Assert.True(unet.RootElement.GetProperty("setups")[0].GetProperty("call").GetProperty("seconds").GetDouble() > 0);
         Assert.Equal(0, Program.Run(["bench", "vae", "--size", "64x64", "--ranks", "2", "--threads-per-rank", "1", "--repeat", "1", "--json", Temp("vae.json")]));
         using (var vae = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Temp("vae.json"))))
         {

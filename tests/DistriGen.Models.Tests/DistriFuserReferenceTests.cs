@@ -33,5 +33,5 @@ public sealed class DistriFuserReferenceTests
     }
 
     private static double Psnr(FixtureCase fixture, int ranks, PatchParallelOptions options) =>
-        ResultMetrics.Psnr(PatchParallelTests.Run(fixture, ranks, options).Image, PatchParallelTests.SingleDevice(fixture).Image);
+        ResultMetrics.Psnr(fixture.Parallel(ranks, options).Image, fixture.SingleDevice().Image);
 }

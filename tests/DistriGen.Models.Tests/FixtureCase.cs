@@ -1,18 +1,25 @@
 using System.Text.Json;
 using DistriGen.Models.Pipelines;
+using DistriGen.Runtime;
+using DistriGen.Runtime.Communication;
 using DistriGen.Tensors;
+using DistriGen.Tensors.Devices;
 using DistriGen.Tensors.IO;
 
 namespace DistriGen.Models.Tests;
 
-/// <summary>One case of reference numbers from diffusers (copied from the project's fixtures into the test output).</summary>
+/// <summary>
+/// One case of reference numbers from diffusers (copied from the project's fixtures into the test
+/// output), with its model loaded on a device (the host unless given).
+/// </summary>
 public sealed class FixtureCase
 {
-    private static readonly Dictionary<string, DiffusionModel> Models = new();
+    private static readonly Dictionary<(string, Device), DiffusionModel> Models = new();
 
-    public FixtureCase(string name)
+    public FixtureCase(string name, Device? device = null)
     {
         Name = name;
+        Device = device ?? Device.Host;
         Directory = Path.Combine(AppContext.BaseDirectory, "Fixtures", name);
         using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(Directory, "case.json")));
         Steps = doc.RootElement.GetProperty("steps").GetInt32();
@@ -22,6 +29,7 @@ public sealed class FixtureCase
     }
 
     public string Name { get; }
+    public Device Device { get; }
     public string Directory { get; }
     public int Steps { get; }
     public float GuidanceScale { get; }
@@ -37,7 +45,8 @@ public sealed class FixtureCase
         {
             lock (Models)
             {
-                if (!Models.TryGetValue(Name, out var model)) Models[Name] = model = DiffusionModel.Load(Directory);
+                if (!Models.TryGetValue((Name, Device), out var model))
+                    Models[(Name, Device)] = model = DiffusionModel.Load(Directory, device: Device);
                 return model;
             }
         }
@@ -63,4 +72,25 @@ public sealed class FixtureCase
         Height = LatentHeight * Model.ImageScale,
         InitNoise = Input("init_noise"),
     };
+
+    /// <summary>The case's guided loop on one device.</summary>
+    public GenerationResult SingleDevice() =>
+        DiffusionPipeline.Generate(Model, new UNetPredictor(Model.Unet), Request(), Conditioning.Load(InputsPath));
+
+    /// <summary>The case's guided loop on <paramref name="ranks"/> in-process ranks; every rank's latents must agree exactly.</summary>
+    public GenerationResult Parallel(int ranks, PatchParallelOptions options)
+    {
+        var model = Model;
+        var request = Request();
+        var conditioning = Conditioning.Load(InputsPath);
+        var results = InProcessLauncher.Run(ranks, 1, comm =>
+        {
+            using var run = PatchParallelRun.Create(comm, options.SplitBatch);
+            var predictor = new PatchParallelPredictor(model.Unet, run, options, LatentHeight, LatentWidth);
+            return DiffusionPipeline.Generate(model, predictor, request, conditioning);
+        }, TimeSpan.FromSeconds(60));
+        // Every rank steps the sampler on the same full prediction.
+        foreach (var other in results.Skip(1)) Assert.Equal(results[0].FinalLatents.ToArray(), other.FinalLatents.ToArray());
+        return results[0];
+    }
 }

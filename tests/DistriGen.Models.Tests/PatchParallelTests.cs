@@ -25,8 +25,8 @@ public sealed class PatchParallelTests
     public void ExactModeEqualsSingleDevice(string name, int ranks, bool splitBatch)
     {
         var fixture = new FixtureCase(name);
-        var single = SingleDevice(fixture);
-        var parallel = Run(fixture, ranks, new PatchParallelOptions { Mode = ParallelMode.Exact, SplitBatch = splitBatch });
+        var single = fixture.SingleDevice();
+        var parallel = fixture.Parallel(ranks, new PatchParallelOptions { Mode = ParallelMode.Exact, SplitBatch = splitBatch });
         Assert.InRange(ResultMetrics.RelativeError(parallel.FinalLatents.Span, single.FinalLatents.Span), 0, 1e-5);
     }
 
@@ -36,8 +36,8 @@ public sealed class PatchParallelTests
     public void DistriFusionIsCloseAndNaiveIsNot(string name, int ranks)
     {
         var fixture = new FixtureCase(name);
-        var single = SingleDevice(fixture);
-        double Error(PatchParallelOptions o) => ResultMetrics.RelativeError(Run(fixture, ranks, o).FinalLatents.Span, single.FinalLatents.Span);
+        var single = fixture.SingleDevice();
+        double Error(PatchParallelOptions o) => ResultMetrics.RelativeError(fixture.Parallel(ranks, o).FinalLatents.Span, single.FinalLatents.Span);
         double naive = Error(new PatchParallelOptions { Mode = ParallelMode.Naive });
         foreach (var gn in Enum.GetValues<GroupNormMode>())
         {
@@ -70,8 +70,8 @@ public sealed class PatchParallelTests
         // With p = 1 and two ranks the only neighbour sends all its rows: the same keys and values, in
         // the same order, as DistriFusion's all-gather.
         var fixture = new FixtureCase("sd-tiny");
-        var pcpp = Run(fixture, 2, new PatchParallelOptions { Mode = ParallelMode.Pcpp, PcppRatio = 1, WarmupSteps = 2 });
-        var distrifusion = Run(fixture, 2, new PatchParallelOptions { Mode = ParallelMode.DistriFusion, WarmupSteps = 2 });
+        var pcpp = fixture.Parallel(2, new PatchParallelOptions { Mode = ParallelMode.Pcpp, PcppRatio = 1, WarmupSteps = 2 });
+        var distrifusion = fixture.Parallel(2, new PatchParallelOptions { Mode = ParallelMode.DistriFusion, WarmupSteps = 2 });
         Assert.Equal(distrifusion.FinalLatents.ToArray(), pcpp.FinalLatents.ToArray());
     }
 
@@ -79,28 +79,9 @@ public sealed class PatchParallelTests
     public void PcppIsBetweenNaiveAndDistriFusion()
     {
         var fixture = new FixtureCase("sdxl-tiny");
-        var single = SingleDevice(fixture);
-        double Error(ParallelMode mode) => ResultMetrics.RelativeError(Run(fixture, 4, new PatchParallelOptions { Mode = mode, WarmupSteps = 3 }).FinalLatents.Span, single.FinalLatents.Span);
+        var single = fixture.SingleDevice();
+        double Error(ParallelMode mode) => ResultMetrics.RelativeError(fixture.Parallel(4, new PatchParallelOptions { Mode = mode, WarmupSteps = 3 }).FinalLatents.Span, single.FinalLatents.Span);
         double pcpp = Error(ParallelMode.Pcpp);
         Assert.InRange(pcpp, Error(ParallelMode.DistriFusion), Error(ParallelMode.Naive) / 5);
-    }
-
-    internal static GenerationResult SingleDevice(FixtureCase fixture) =>
-        DiffusionPipeline.Generate(fixture.Model, new UNetPredictor(fixture.Model.Unet), fixture.Request(), Conditioning.Load(fixture.InputsPath));
-
-    internal static GenerationResult Run(FixtureCase fixture, int ranks, PatchParallelOptions options)
-    {
-        var model = fixture.Model;
-        var request = fixture.Request();
-        var conditioning = Conditioning.Load(fixture.InputsPath);
-        var results = InProcessLauncher.Run(ranks, 1, comm =>
-        {
-            using var run = PatchParallelRun.Create(comm, options.SplitBatch);
-            var predictor = new PatchParallelPredictor(model.Unet, run, options, fixture.LatentHeight, fixture.LatentWidth);
-            return DiffusionPipeline.Generate(model, predictor, request, conditioning);
-        }, TimeSpan.FromSeconds(60));
-        // Every rank steps the sampler on the same full prediction: all must agree exactly.
-        foreach (var other in results.Skip(1)) Assert.Equal(results[0].FinalLatents.ToArray(), other.FinalLatents.ToArray());
-        return results[0];
     }
 }

@@ -1,4 +1,5 @@
 using DistriGen.Tensors;
+using DistriGen.Tensors.Devices;
 using DistriGen.Tensors.IO;
 using DistriGen.Tensors.Ops;
 
@@ -9,7 +10,7 @@ namespace DistriGen.Models.Pipelines;
 /// conditional (as diffusers' pipelines and the fixtures' inputs.safetensors). SDXL adds pooled text
 /// embeddings and time ids.
 /// </summary>
-public sealed record Conditioning(Tensor EncoderHiddenStates, Tensor? TextEmbeds = null, Tensor? TimeIds = null)
+public sealed record Conditioning(Tensor EncoderHiddenStates, Tensor? TextEmbeds = null, Tensor? TimeIds = null) : IDisposable
 {
     /// <summary>
     /// Reads the guidance batch from a safetensors file: encoder_hidden_states (2, N, D) with the
@@ -42,6 +43,22 @@ public sealed record Conditioning(Tensor EncoderHiddenStates, Tensor? TextEmbeds
     /// </summary>
     public static Tensor SdxlTimeIds(int height, int width, int rows) =>
         Tensor.FromArray(Enumerable.Range(0, rows).SelectMany(_ => new float[] { height, width, 0, 0, height, width }).ToArray(), rows, 6).Keep();
+
+    /// <summary>This conditioning when its tensors are on <paramref name="device"/>, else a copy there (the caller disposes it).</summary>
+    public Conditioning To(Device device)
+    {
+        if (ReferenceEquals(EncoderHiddenStates.Device, device)) return this;
+        Tensor? Copy(Tensor? t) => t is null ? null : Ops.To(t, device).Keep();
+        return new Conditioning(Copy(EncoderHiddenStates)!, Copy(TextEmbeds), Copy(TimeIds));
+    }
+
+    /// <summary>Gives the tensors back.</summary>
+    public void Dispose()
+    {
+        EncoderHiddenStates.Dispose();
+        TextEmbeds?.Dispose();
+        TimeIds?.Dispose();
+    }
 
     /// <summary>The given rows of the guidance batch.</summary>
     public Conditioning Rows(int start, int end) => new(

@@ -1,4 +1,5 @@
 using DistriGen.Models.Text;
+using DistriGen.Tensors.Devices;
 using DistriGen.Tensors.IO;
 using DistriGen.Tensors.Nn;
 
@@ -29,14 +30,31 @@ public sealed class DiffusionModel
     /// <summary>The text side, or null when the folder has none (or it was not loaded): then embeddings come from a file.</summary>
     public IPromptEncoder? TextEncoder { get; }
 
+    /// <summary>Where the UNet's and the VAE's weights are and their computation runs (the text side runs on the host).</summary>
+    public Device Device => Unet.Device;
+
     /// <summary>Image pixels per latent pixel (1 for pixel-space models).</summary>
     public int ImageScale => Vae?.Config.ScaleFactor ?? 1;
 
-    /// <summary>Loads the folder; <paramref name="textEncoder"/> false skips the text side (embeddings come from a file).</summary>
-    public static DiffusionModel Load(string directory, SchedulerKind? schedulerOverride = null, bool textEncoder = true)
+    /// <summary>
+    /// Loads the folder, the UNet and VAE weights straight onto <paramref name="device"/> (default: the
+    /// current device); <paramref name="textEncoder"/> false skips the text side (embeddings come from a file).
+    /// </summary>
+    public static DiffusionModel Load(string directory, SchedulerKind? schedulerOverride = null, bool textEncoder = true,
+        Device? device = null)
     {
         if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"No model folder at {directory}.");
         var index = ModelIndex.Load(directory);
+        var (unet, vae, unetConfigPath) = LoadNetworks(directory, device ?? Device.Current);
+        var scheduler = SchedulerConfig.Load(Path.Combine(directory, "scheduler", "scheduler_config.json"), schedulerOverride);
+        var text = textEncoder ? PromptEncoders.Load(directory, index) : null;
+        if (text is not null) CheckWidths(text, unet.Config, unetConfigPath);
+        return new DiffusionModel(directory, unet, vae, scheduler, text);
+    }
+
+    private static (UNet2DConditionModel Unet, AutoencoderKL? Vae, string UnetConfigPath) LoadNetworks(string directory, Device device)
+    {
+        using var onDevice = Device.Use(device);
         var unetConfigPath = Path.Combine(directory, "unet", "config.json");
         var unet = new UNet2DConditionModel(UNetConfig.Load(unetConfigPath));
         using (var weights = Checkpoint.OpenFolder(Path.Combine(directory, "unet"), "diffusion_pytorch_model"))
@@ -50,11 +68,7 @@ public sealed class DiffusionModel
             using var weights = Checkpoint.OpenFolder(vaeDir, "diffusion_pytorch_model");
             vae.LoadStateDict(weights, AutoencoderKL.EncoderPrefixes);
         }
-
-        var scheduler = SchedulerConfig.Load(Path.Combine(directory, "scheduler", "scheduler_config.json"), schedulerOverride);
-        var text = textEncoder ? PromptEncoders.Load(directory, index) : null;
-        if (text is not null) CheckWidths(text, unet.Config, unetConfigPath);
-        return new DiffusionModel(directory, unet, vae, scheduler, text);
+        return (unet, vae, unetConfigPath);
     }
 
     /// <summary>The text encoders' widths must be what the UNet was trained on.</summary>
@@ -86,6 +100,25 @@ public sealed class DiffusionModel
             vae.InitializeRandom(seed + 1);
         }
         return new DiffusionModel("(random weights)", unet, vae, scheduler, null);
+    }
+
+    /// <summary>
+    /// The same model on <paramref name="device"/>: this model when it is there already, else a copy of
+    /// the UNet's and VAE's weights made there (e.g. one per GPU for ranks in one process).
+    /// </summary>
+    public DiffusionModel To(Device device)
+    {
+        if (ReferenceEquals(device, Device)) return this;
+        using var onDevice = Device.Use(device);
+        var unet = new UNet2DConditionModel(Unet.Config);
+        unet.LoadStateDict(DictionaryTensorSource.Of(Unet));
+        AutoencoderKL? vae = null;
+        if (Vae is not null)
+        {
+            vae = new AutoencoderKL(Vae.Config);
+            vae.LoadStateDict(DictionaryTensorSource.Of(Vae));
+        }
+        return new DiffusionModel(Directory, unet, vae, SchedulerConfig, TextEncoder);
     }
 
     /// <summary>The same model (weights shared) with another scheduler.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using DistriGen.Models.Schedulers;
 using DistriGen.Tensors;
+using DistriGen.Tensors.Devices;
 using DistriGen.Tensors.Ops;
 
 namespace DistriGen.Models.Pipelines;
@@ -18,11 +19,35 @@ public static class DiffusionPipeline
     /// or the image stops the run with a <see cref="NonFiniteException"/> naming the step and, when one
     /// device can show it, the first layer; <paramref name="cancellation"/> is checked at every step.
     /// </summary>
+    /// <remarks>
+    /// The loop runs on the model's device (conditioning and noise are copied there); the result's
+    /// latents and image are host tensors.
+    /// </remarks>
     /// <param name="decoder">How the VAE runs (default: the whole decode on this device).</param>
-    public static GenerationResult Generate(DiffusionModel model, INoisePredictor predictor, GenerationRequest request, Conditioning conditioning,
-        IProgress<StepProgress>? progress = null, CancellationToken cancellation = default, ILatentDecoder? decoder = null)
+    public static GenerationResult Generate(DiffusionModel model, INoisePredictor predictor, GenerationRequest request,
+        Conditioning conditioning, IProgress<StepProgress>? progress = null, CancellationToken cancellation = default,
+        ILatentDecoder? decoder = null)
     {
         request.Validate();
+        var device = model.Device;
+        using var onDevice = Device.Use(device);
+        var placed = conditioning.To(device);
+        try
+        {
+            var result = Run(model, predictor, request, placed, progress, cancellation, decoder);
+            if (device.IsHost) return result;
+            using (result)
+                return result with { FinalLatents = Ops.To(result.FinalLatents, Device.Host).Keep(), Image = Ops.To(result.Image, Device.Host).Keep() };
+        }
+        finally
+        {
+            if (!ReferenceEquals(placed, conditioning)) placed.Dispose();
+        }
+    }
+
+    private static GenerationResult Run(DiffusionModel model, INoisePredictor predictor, GenerationRequest request,
+        Conditioning conditioning, IProgress<StepProgress>? progress, CancellationToken cancellation, ILatentDecoder? decoder)
+    {
         var total = Stopwatch.StartNew();
         var (latentHeight, latentWidth) = model.LatentSize(request.Width, request.Height);
         var scheduler = Schedulers.Schedulers.Create(model.SchedulerConfig);
@@ -37,7 +62,7 @@ public static class DiffusionPipeline
         int channels = model.Unet.Config.InChannels;
 
         Tensor latents;
-        using (var noise = request.InitNoise?.Clone() ?? SeededNormal.Sample(request.Seed, 1, channels, latentHeight, latentWidth))
+        using (var noise = request.InitNoise is { } given ? Ops.To(given, Device.Current) : SeededNormal.Sample(request.Seed, 1, channels, latentHeight, latentWidth))
         {
             if (noise.Rank != 4 || noise.Dim(0) != 1 || noise.Dim(1) != channels || noise.Dim(2) != latentHeight || noise.Dim(3) != latentWidth)
                 throw new ArgumentException($"init_noise is {Tensor.Format(noise.Shape)} but a {request.Width}×{request.Height} image needs (1, {channels}, {latentHeight}, {latentWidth}).");
@@ -104,19 +129,8 @@ public static class DiffusionPipeline
         using var difference = Ops.Subtract(cond, uncond);
         var guided = Ops.AddScaled(uncond, 1f, difference, scale);
         if (rescale <= 0) return guided;
-        double stdCond = Std(cond.Span), stdGuided = Std(guided.Span);
+        double stdCond = Ops.Moments(cond).StandardDeviation, stdGuided = Ops.Moments(guided).StandardDeviation;
         float factor = (float)(rescale * stdCond / stdGuided + (1 - rescale));
         using (guided) return Ops.Multiply(guided, factor);
-    }
-
-    /// <summary>Unbiased standard deviation, as torch.std.</summary>
-    private static double Std(ReadOnlySpan<float> values)
-    {
-        double mean = 0;
-        foreach (var v in values) mean += v;
-        mean /= values.Length;
-        double sq = 0;
-        foreach (var v in values) sq += (v - mean) * (v - mean);
-        return Math.Sqrt(sq / (values.Length - 1));
     }
 }

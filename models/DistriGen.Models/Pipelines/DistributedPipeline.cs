@@ -1,7 +1,10 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using DistriGen.Runtime;
 using DistriGen.Runtime.Communication;
 using DistriGen.Tensors;
 using DistriGen.Tensors.Compute;
+using DistriGen.Tensors.Devices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -14,12 +17,27 @@ namespace DistriGen.Models.Pipelines;
 /// returned (the others' are disposed). Before any work the ranks agree that they were asked the same
 /// (<see cref="GenerationSettings"/>); pooled memory of sizes this generation did not use is released after it.
 /// </summary>
-public sealed class DistributedPipeline(IRankLauncher launcher, IComputeBackend backend, IOptions<DistriGenOptions> options)
+public sealed class DistributedPipeline(IRankLauncher launcher, IComputeBackend backend, IOptions<DistriGenOptions> options,
+    DevicePlacement devices)
 {
+    private readonly ConditionalWeakTable<DiffusionModel, ConcurrentDictionary<Device, DiffusionModel>> _replicas = new();
+
     public IComputeBackend Backend => backend;
     public bool IsRoot => launcher.IsRoot;
     public int Ranks => launcher.Ranks;
     public DistriGenOptions Options => options.Value;
+
+    /// <summary>The device of this process's first rank: where to load the model so that no copy is needed.</summary>
+    public Device Device => devices.For(DevicePlacement.LocalRank(0));
+
+    /// <summary>
+    /// The model on a rank's device: itself when it is there, else a copy made once per device (ranks of
+    /// one process on different GPUs).
+    /// </summary>
+    private DiffusionModel On(Device device, DiffusionModel model) =>
+        ReferenceEquals(model.Device, device)
+            ? model
+            : _replicas.GetOrCreateValue(model).GetOrAdd(device, d => model.To(d));
 
     public (GenerationResult Result, CommunicationReport? Report) Generate(DiffusionModel model, GenerationRequest request, Conditioning conditioning,
         IProgress<StepProgress>? progress = null, CancellationToken cancellation = default)
@@ -31,13 +49,16 @@ public sealed class DistributedPipeline(IRankLauncher launcher, IComputeBackend 
             if (launcher.Ranks == 1)
             {
                 using var budget = ComputeThreads.Use(options.Value.ThreadsPerRank);
-                return (DiffusionPipeline.Generate(model, new UNetPredictor(model.Unet), request, conditioning, progress, cancellation), null);
+                var single = On(devices.For(DevicePlacement.LocalRank(0)), model);
+                return (DiffusionPipeline.Generate(single, new UNetPredictor(single.Unet), request, conditioning, progress, cancellation), null);
             }
+            var shared = model;
             var (height, width) = model.LatentSize(request.Width, request.Height);
             var settings = GenerationSettings.Describe(model, request, conditioning, options.Value.Parallel);
             return launcher.Run(comm =>
             {
                 RankAgreement.Agree(comm, settings);
+                var model = On(devices.For(comm), shared);
                 using var run = PatchParallelRun.Create(comm, options.Value.Parallel.SplitBatch);
                 var parallel = options.Value.Parallel;
                 var predictor = new PatchParallelPredictor(model.Unet, run, parallel, height, width);

@@ -1,6 +1,7 @@
 using System.Globalization;
-using System.Security.Cryptography;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using DistriGen.Runtime;
 using DistriGen.Tensors;
 
@@ -42,13 +43,19 @@ public static class GenerationSettings
 
     /// <summary>Shape and a hash of every value.</summary>
     private static string Fingerprint(Tensor t) =>
-        $"{Tensor.Format(t.Shape)} {Convert.ToHexString(SHA256.HashData(MemoryMarshal.AsBytes(t.Span)), 0, 8)}";
+        $"{Tensor.Format(t.Shape)} {Convert.ToHexString(SHA256.HashData(MemoryMarshal.AsBytes(t.ToArray().AsSpan())), 0, 8)}";
+
+    private static readonly ConditionalWeakTable<UNet2DConditionModel, string> ModelFingerprints = new();
 
     /// <summary>
     /// The UNet's config and parameter shapes, and a hash of a sample of its weights (the first and a
-    /// strided set of values of every parameter): cheap, and different for different checkpoints.
+    /// strided set of values of every parameter): cheap, and different for different checkpoints. Made
+    /// once per model (weights on a device are copied to the host for it).
     /// </summary>
-    private static string ModelFingerprint(DiffusionModel model)
+    private static string ModelFingerprint(DiffusionModel model) =>
+        ModelFingerprints.GetValue(model.Unet, _ => ComputeModelFingerprint(model));
+
+    private static string ComputeModelFingerprint(DiffusionModel model)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(System.Text.Encoding.UTF8.GetBytes(model.Unet.Config.ToString()));
@@ -58,7 +65,7 @@ public static class GenerationSettings
             hash.AppendData(System.Text.Encoding.UTF8.GetBytes(name + Tensor.Format(tensor.Shape)));
             parameters += tensor.Length;
             if (tensor.IsMeta) continue;
-            var span = tensor.Span;
+            ReadOnlySpan<float> span = tensor.Device.IsHost ? tensor.Span : tensor.ToArray();
             int stride = Math.Max(1, span.Length / 64);
             for (int i = 0; i < span.Length; i += stride) hash.AppendData(MemoryMarshal.AsBytes(span.Slice(i, 1)));
         }

@@ -8,8 +8,7 @@ public static class ResultMetrics
     /// <summary>PSNR in dB of two images in −1..1 mapped to 0..1 (x·0.5 + 0.5, clamped); infinite when identical.</summary>
     public static double Psnr(Tensor image, Tensor reference)
     {
-        var x = image.Span;
-        var y = reference.Span;
+        float[] x = image.ToArray(), y = reference.ToArray();
         if (x.Length != y.Length) throw new ArgumentException($"PSNR of images of different sizes: {Tensor.Format(image.Shape)} and {Tensor.Format(reference.Shape)}.");
         double mse = 0;
         for (int i = 0; i < x.Length; i++)
@@ -20,6 +19,12 @@ public static class ResultMetrics
         mse /= x.Length;
         return mse == 0 ? double.PositiveInfinity : 10 * Math.Log10(1 / mse);
     }
+
+    /// <summary>‖actual − expected‖ / ‖expected‖ of two tensors (on any device).</summary>
+    public static double RelativeError(Tensor actual, Tensor expected) => RelativeError(actual.ToArray(), expected.ToArray());
+
+    /// <summary>The largest |actual − expected| of two tensors (on any device).</summary>
+    public static double MaxAbsError(Tensor actual, Tensor expected) => MaxAbsError(actual.ToArray(), expected.ToArray());
 
     /// <summary>‖actual − expected‖ / ‖expected‖.</summary>
     public static double RelativeError(ReadOnlySpan<float> actual, ReadOnlySpan<float> expected)

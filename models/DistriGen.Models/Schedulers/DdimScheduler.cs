@@ -35,10 +35,8 @@ public sealed class DdimScheduler(SchedulerConfig config) : IScheduler
         float beta = 1f - alpha;
         float sqrtAlpha = MathF.Sqrt(alpha), sqrtBeta = MathF.Sqrt(beta);
 
-        var result = Tensor.Empty(sample.Shape);
-        var x = sample.Span;
-        var e = modelOutput.Span;
-        var y = result.Span;
+        // The arithmetic runs on host copies of the latents, in diffusers' order of operations.
+        float[] x = sample.ToArray(), e = modelOutput.ToArray(), y = new float[x.Length];
         float sqrtAlphaPrev = MathF.Sqrt(alphaPrev), direction = MathF.Sqrt(1f - alphaPrev);
         float range = (float)config.ClipSampleRange;
         for (int i = 0; i < y.Length; i++)
@@ -63,7 +61,7 @@ public sealed class DdimScheduler(SchedulerConfig config) : IScheduler
             if (config.ClipSample) x0 = Math.Clamp(x0, -range, range);
             y[i] = sqrtAlphaPrev * x0 + direction * eps;
         }
-        return result;
+        return Tensors.Ops.Ops.FromHost(y, sample.Device, sample.Shape);
     }
 
     /// <summary>ᾱ at a train timestep; −1 (trailing spacing's edge case) reads the last entry as Python does.</summary>

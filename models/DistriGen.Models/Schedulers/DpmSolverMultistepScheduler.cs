@@ -11,7 +11,7 @@ public sealed class DpmSolverMultistepScheduler(SchedulerConfig config) : ISched
     private readonly float[] _table = new NoiseSchedule(config).Sigmas();
     private int[] _timesteps = [];
     private float[] _sigmas = [];
-    private Tensor? _previousX0;
+    private float[]? _previousX0;
     private int _lowerOrderNums;
 
     public SchedulerKind Kind => SchedulerKind.DpmSolver;
@@ -31,29 +31,18 @@ public sealed class DpmSolverMultistepScheduler(SchedulerConfig config) : ISched
         _timesteps = raw.Select(t => (int)t).ToArray();
         // 0.24 appends the sigma of train timestep 0, not zero.
         _sigmas = _timesteps.Select(t => (float)NoiseSchedule.Interp(t, _table)).Append(_table[0]).ToArray();
-        _previousX0?.Dispose();
         _previousX0 = null;
         _lowerOrderNums = 0;
     }
 
     public Tensor ScaleModelInput(Tensor sample, int index) => sample.Clone();
 
-    /// <summary>Gives the kept model output back to the pool once the last step is done.</summary>
-    private void ReleaseHistory(int index)
-    {
-        if (index != _timesteps.Length - 1) return;
-        _previousX0?.Dispose();
-        _previousX0 = null;
-    }
-
     public Tensor Step(Tensor modelOutput, int index, Tensor sample)
     {
         var (alphaS0, sigmaS0) = AlphaSigma(_sigmas[index]);
         var (alphaT, sigmaT) = AlphaSigma(_sigmas[index + 1]);
-        var x0 = Tensor.Empty(sample.Shape).Keep();
-        var xs = sample.Span;
-        var es = modelOutput.Span;
-        var x0s = x0.Span;
+        // The arithmetic runs on host copies of the latents, in diffusers' order of operations.
+        float[] xs = sample.ToArray(), es = modelOutput.ToArray(), x0s = new float[xs.Length], ys = new float[xs.Length];
         bool v = config.PredictionType == "v_prediction";
         for (int i = 0; i < xs.Length; i++) x0s[i] = v ? alphaS0 * xs[i] - sigmaS0 * es[i] : (xs[i] - sigmaS0 * es[i]) / alphaS0;
 
@@ -62,8 +51,6 @@ public sealed class DpmSolverMultistepScheduler(SchedulerConfig config) : ISched
         float lambdaT = MathF.Log(alphaT) - MathF.Log(sigmaT), lambdaS0 = MathF.Log(alphaS0) - MathF.Log(sigmaS0);
         float h = lambdaT - lambdaS0;
         float a = sigmaT / sigmaS0, b = alphaT * (MathF.Exp(-h) - 1f);
-        var result = Tensor.Empty(sample.Shape);
-        var ys = result.Span;
         if (config.SolverOrder == 1 || _lowerOrderNums < 1 || lowerOrderFinal || _previousX0 is null)
         {
             for (int i = 0; i < ys.Length; i++) ys[i] = a * xs[i] - b * x0s[i];
@@ -73,18 +60,16 @@ public sealed class DpmSolverMultistepScheduler(SchedulerConfig config) : ISched
             var (alphaS1, sigmaS1) = AlphaSigma(_sigmas[index - 1]);
             float lambdaS1 = MathF.Log(alphaS1) - MathF.Log(sigmaS1);
             float r0 = (lambdaS0 - lambdaS1) / h;
-            var m1 = _previousX0.Span;
+            var m1 = _previousX0;
             for (int i = 0; i < ys.Length; i++)
             {
                 float d1 = 1f / r0 * (x0s[i] - m1[i]);
                 ys[i] = a * xs[i] - b * x0s[i] - 0.5f * b * d1;
             }
         }
-        _previousX0?.Dispose();
-        _previousX0 = x0;
+        _previousX0 = last ? null : x0s;
         if (_lowerOrderNums < config.SolverOrder) _lowerOrderNums++;
-        ReleaseHistory(index);
-        return result;
+        return Tensors.Ops.Ops.FromHost(ys, sample.Device, sample.Shape);
     }
 
     private static (float Alpha, float Sigma) AlphaSigma(float sigma)

@@ -42,10 +42,8 @@ public sealed class EulerDiscreteScheduler(SchedulerConfig config) : IScheduler
     public Tensor Step(Tensor modelOutput, int index, Tensor sample)
     {
         float sigma = _sigmas[index], dt = _sigmas[index + 1] - sigma;
-        var result = Tensor.Empty(sample.Shape);
-        var x = sample.Span;
-        var e = modelOutput.Span;
-        var y = result.Span;
+        // The arithmetic runs on host copies of the latents, in diffusers' order of operations.
+        float[] x = sample.ToArray(), e = modelOutput.ToArray(), y = new float[x.Length];
         bool v = config.PredictionType == "v_prediction";
         float vScale = -sigma / MathF.Sqrt(sigma * sigma + 1f), vSample = 1f / (sigma * sigma + 1f);
         for (int i = 0; i < y.Length; i++)
@@ -54,6 +52,6 @@ public sealed class EulerDiscreteScheduler(SchedulerConfig config) : IScheduler
             float derivative = (x[i] - x0) / sigma;
             y[i] = x[i] + derivative * dt;
         }
-        return result;
+        return Tensors.Ops.Ops.FromHost(y, sample.Device, sample.Shape);
     }
 }

@@ -52,7 +52,7 @@ public sealed partial class ResnetBlock2D : Module
         {
             Ops.AddInPlace(output, x);
         }
-        if (OutputScaleFactor != 1f && !output.IsMeta) System.Numerics.Tensors.TensorPrimitives.Divide(output.Span, OutputScaleFactor, output.Span);
+        if (OutputScaleFactor != 1f) Ops.DivideInPlace(output, OutputScaleFactor);
         return output;
     }
 }

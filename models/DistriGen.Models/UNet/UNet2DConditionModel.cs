@@ -1,5 +1,6 @@
 using DistriGen.Runtime;
 using DistriGen.Tensors;
+using DistriGen.Tensors.Devices;
 using DistriGen.Tensors.Nn;
 using DistriGen.Tensors.Ops;
 
@@ -54,6 +55,8 @@ public sealed partial class UNet2DConditionModel : Module
     /// <param name="timeIds">SDXL: (B, 6) size and crop conditioning.</param>
     public Tensor Forward(Tensor sample, float timestep, Tensor encoderHiddenStates, Tensor? textEmbeds = null, Tensor? timeIds = null)
     {
+        // Tensors made here (the timestep embedding) go where the sample is.
+        using var onDevice = Device.Use(sample.Device);
         int batch = sample.Dim(0);
         if (encoderHiddenStates.Dim(0) != batch)
             throw new ArgumentException($"encoder_hidden_states has batch {encoderHiddenStates.Dim(0)} but the sample has {batch}.");

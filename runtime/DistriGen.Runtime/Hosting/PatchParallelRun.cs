@@ -46,25 +46,37 @@ public sealed class PatchParallelRun : IDisposable
         int groups = SplitBatch ? 2 : 1;
         int perGroup = World.Size / groups;
         var counts = Enumerable.Range(0, World.Size).Select(r => bandBatch * c * layout.Rows(r % perGroup) * w).ToArray();
+        // Host-staged: the band is copied out once, the gathered image in once (on the band's device).
         var all = TensorMemory.Rent(counts.Sum());
-        using (OpProfiler.Measure(OpCategory.Communication))
-            World.AllGather(band.Span, counts, all);
-        var full = Tensor.Empty(bandBatch * groups, c, layout.LatentHeight, w);
-        var dst = full.Span;
-        int offset = 0;
-        for (int r = 0; r < World.Size; r++)
+        var mine = TensorMemory.Rent(band.Length);
+        var image = TensorMemory.Rent(bandBatch * groups * c * layout.LatentHeight * w);
+        try
         {
-            int g = r / perGroup, patch = r % perGroup, rows = layout.Rows(patch), start = layout.Start(patch);
-            for (int b = 0; b < bandBatch; b++)
-                for (int ch = 0; ch < c; ch++)
-                {
-                    var src = all.AsSpan(offset + (b * c + ch) * rows * w, rows * w);
-                    src.CopyTo(dst.Slice((((g * bandBatch + b) * c + ch) * layout.LatentHeight + start) * w));
-                }
-            offset += counts[r];
+            Ops.CopyToHost(band, mine.AsSpan(0, band.Length));
+            using (OpProfiler.Measure(OpCategory.Communication))
+                World.AllGather(mine.AsSpan(0, band.Length), counts, all);
+            var dst = image.AsSpan();
+            int offset = 0;
+            for (int r = 0; r < World.Size; r++)
+            {
+                int g = r / perGroup, patch = r % perGroup, rows = layout.Rows(patch), start = layout.Start(patch);
+                for (int b = 0; b < bandBatch; b++)
+                    for (int ch = 0; ch < c; ch++)
+                    {
+                        var src = all.AsSpan(offset + (b * c + ch) * rows * w, rows * w);
+                        src.CopyTo(dst.Slice((((g * bandBatch + b) * c + ch) * layout.LatentHeight + start) * w));
+                    }
+                offset += counts[r];
+            }
+            return Ops.FromHost(image.AsSpan(0, bandBatch * groups * c * layout.LatentHeight * w), band.Device,
+                bandBatch * groups, c, layout.LatentHeight, w);
         }
-        TensorMemory.Return(all);
-        return full;
+        finally
+        {
+            TensorMemory.Return(all);
+            TensorMemory.Return(mine);
+            TensorMemory.Return(image);
+        }
     }
 
     public void Dispose()

@@ -10,7 +10,7 @@ public static class ServiceCollectionExtensions
 {
     /// <summary>
     /// Registers DistriGen's options, the compute backend they select and the rank launcher for this
-    /// process: Open MPI when started by mpirun, otherwise ranks as threads.
+    /// process: Open MPI when started by mpirun, otherwise ranks as threads; and the ranks' device placement.
     /// </summary>
     public static IServiceCollection AddDistriGen(this IServiceCollection services, Action<DistriGenOptions>? configure = null)
     {
@@ -24,6 +24,7 @@ public static class ServiceCollectionExtensions
             return true;
         });
         services.TryAddSingleton<IComputeBackend>(sp => ComputeBackends.Select(sp.GetRequiredService<IOptions<DistriGenOptions>>().Value.Backend));
+        services.TryAddSingleton<DevicePlacement>();
         services.TryAddSingleton<IRankLauncher>(sp => MpiWorld.LaunchedByMpirun
             ? ActivatorUtilities.CreateInstance<MpiRankLauncher>(sp)
             : ActivatorUtilities.CreateInstance<InProcessRankLauncher>(sp));

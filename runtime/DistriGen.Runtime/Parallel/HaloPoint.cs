@@ -35,7 +35,7 @@ public sealed class HaloPoint(ActivationCache exchange, string path, int rows, i
             using var edge = Ops.SliceRows(band, peer == rank - 1 ? 0 : h - rows, peer == rank - 1 ? rows : h);
             Ops.CopyToHost(edge, destination);
         });
-        return (HasAbove ? Ops.FromHost(data.From(rank - 1).Span, batch, channels, rows, w) : null,
-            HasBelow ? Ops.FromHost(data.From(rank + 1).Span, batch, channels, rows, w) : null);
+        return (HasAbove ? Ops.FromHost(data.From(rank - 1).Span, band.Device, batch, channels, rows, w) : null,
+            HasBelow ? Ops.FromHost(data.From(rank + 1).Span, band.Device, batch, channels, rows, w) : null);
     }
 }

@@ -74,8 +74,8 @@ public sealed class KeyValuePoint(ActivationCache exchange, string path, BandLay
                 }
                 var message = received(peer).Span;
                 int half = message.Length / 2, messageTokens = half / (batch * c);
-                using var allK = Ops.FromHost(message[..half], batch, messageTokens, c);
-                using var allV = Ops.FromHost(message[half..], batch, messageTokens, c);
+                using var allK = Ops.FromHost(message[..half], k.Device, batch, messageTokens, c);
+                using var allV = Ops.FromHost(message[half..], k.Device, batch, messageTokens, c);
                 keys.Add(Ops.SliceTokens(allK, offset, offset + tokens));
                 values.Add(Ops.SliceTokens(allV, offset, offset + tokens));
             }

@@ -32,6 +32,9 @@ public abstract class Device
     /// <summary>The device's operations; the host has none (its operations are <see cref="Ops.Ops"/>' own code).</summary>
     public abstract IDeviceKernels? Kernels { get; }
 
+    /// <summary>Waits until the device has finished the work queued so far (for timing; the host and LibTorch's CPU are synchronous).</summary>
+    public virtual void Synchronize() { }
+
     public override string ToString() => Name;
 
     private sealed class HostDevice : Device

@@ -21,7 +21,7 @@ public static class Png
         if (scale is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(scale), scale, "--scale must be between 1 and 64.");
         int h = t.Dim(1), w = t.Dim(2), sw = w * scale;
         var rgb = new byte[h * scale * sw * 3];
-        var s = t.Span;
+        ReadOnlySpan<float> s = t.Device.IsHost ? t.Span : t.ToArray();
         for (int c = 0; c < 3; c++)
             for (int y = 0; y < h * scale; y++)
                 for (int x = 0; x < sw; x++)

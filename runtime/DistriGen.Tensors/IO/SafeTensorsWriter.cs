@@ -60,7 +60,7 @@ public static class SafeTensorsWriter
         file.Write(BitConverter.GetBytes((ulong)header.Length));
         header.Position = 0;
         header.CopyTo(file);
-        foreach (var (_, t, dtype) in items) WriteData(file, t.Span, dtype);
+        foreach (var (_, t, dtype) in items) WriteData(file, t.Device.IsHost ? t.Span : t.ToArray(), dtype);
     }
 
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, SafeTensorsDType dtype = SafeTensorsDType.F32) =>

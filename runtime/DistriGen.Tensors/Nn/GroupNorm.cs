@@ -13,7 +13,7 @@ public class GroupNorm : Module
         Channels = channels;
         Eps = eps;
         Weight = Tensor.Parameter(channels);
-        if (!Weight.IsMeta) Weight.Span.Fill(1f);
+        Ops.Ops.Fill(Weight, 1f);
         Bias = Tensor.Parameter(channels);
     }
 

@@ -8,7 +8,7 @@ public class LayerNorm : Module
         Features = features;
         Eps = eps;
         Weight = Tensor.Parameter(features);
-        if (!Weight.IsMeta) Weight.Span.Fill(1f);
+        Ops.Ops.Fill(Weight, 1f);
         Bias = Tensor.Parameter(features);
     }
 

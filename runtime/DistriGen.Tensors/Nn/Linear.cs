@@ -40,9 +40,15 @@ public class Linear : Module
         }
     }
 
-    /// <remarks>Native backends multiply by the weight transposed in place; only the managed path keeps a transposed copy.</remarks>
-    public virtual Tensor Forward(Tensor x) => NonFiniteTrace.After(this,
-        Compute.ComputeBackends.Current is Compute.ITransposedGemmBackend native
+    /// <remarks>
+    /// Devices and native backends multiply by the weight transposed in place; only the managed path keeps
+    /// a transposed copy.
+    /// </remarks>
+    public virtual Tensor Forward(Tensor x)
+    {
+        var native = Compute.ComputeBackends.Current as Compute.ITransposedGemmBackend;
+        return NonFiniteTrace.After(this, native is not null || !Weight.Device.IsHost
             ? Ops.Ops.LinearTransposed(x, Weight, Bias, native)
             : Ops.Ops.Linear(x, WeightT, Bias));
+    }
 }

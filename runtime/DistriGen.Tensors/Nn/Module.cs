@@ -37,6 +37,9 @@ public abstract class Module
 
     public long ParameterCount() => NamedParameters().Sum(p => (long)p.Tensor.Length);
 
+    /// <summary>The device the parameters are on (made on the device current when the module was built).</summary>
+    public Devices.Device Device => NamedParameters().Select(p => p.Tensor.Device).FirstOrDefault() ?? Devices.Device.Host;
+
     /// <summary>
     /// Loads every parameter by exact name from <paramref name="source"/>. Missing keys, keys the model
     /// does not have (except under <paramref name="ignoredPrefixes"/>) and shape mismatches are one
@@ -61,7 +64,7 @@ public abstract class Module
                 mismatched.Add($"{name}: the file has {Tensor.Format(shape)}, the model expects {Tensor.Format(tensor.Shape)}");
                 continue;
             }
-            if (!tensor.IsMeta) source.ReadInto(name, tensor.Span);
+            WriteValues(tensor, (span, key) => source.ReadInto(key, span), name);
         }
         var unexpected = source.Keys.Where(k => !known.Contains(k) && !ignoredPrefixes.Any(p => k.StartsWith(p, StringComparison.Ordinal))).OrderBy(k => k, StringComparer.Ordinal).ToList();
         if (missing.Count + mismatched.Count + unexpected.Count > 0)
@@ -78,14 +81,40 @@ public abstract class Module
         var rng = new Ops.SeededNormal(seed);
         foreach (var (name, tensor) in NamedParameters())
         {
-            if (tensor.IsMeta) continue;
-            var span = tensor.Span;
-            rng.Fill(span);
             bool isNormScale = tensor.Rank == 1 && name.EndsWith("weight", StringComparison.Ordinal);
             float std = tensor.Rank >= 2 ? 1f / MathF.Sqrt(tensor.Length / tensor.Dim(0)) : 0.05f;
-            for (int i = 0; i < span.Length; i++) span[i] = (isNormScale ? 1f : 0f) + std * span[i];
+            WriteValues(tensor, (span, _) =>
+            {
+                rng.Fill(span);
+                for (int i = 0; i < span.Length; i++) span[i] = (isNormScale ? 1f : 0f) + std * span[i];
+            }, name);
         }
         foreach (var (_, module) in NamedModules()) module.OnParametersLoaded();
+    }
+
+    /// <summary>
+    /// Sets a parameter's values from host values <paramref name="fill"/> writes: in place on the host,
+    /// through one pooled host buffer for a parameter on another device.
+    /// </summary>
+    private static void WriteValues(Tensor parameter, System.Buffers.SpanAction<float, string> fill, string name)
+    {
+        if (parameter.IsMeta) return;
+        if (parameter.Device.IsHost)
+        {
+            fill(parameter.Span, name);
+            return;
+        }
+        var staging = TensorMemory.Rent(parameter.Length);
+        try
+        {
+            var values = staging.AsSpan(0, parameter.Length);
+            fill(values, name);
+            Ops.Ops.CopyFromHost(values, parameter);
+        }
+        finally
+        {
+            TensorMemory.Return(staging);
+        }
     }
 
     /// <summary>A state-dict path: "down_blocks.0" + "resnets" → "down_blocks.0.resnets"; an empty part adds nothing.</summary>

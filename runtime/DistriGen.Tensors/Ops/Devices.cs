@@ -11,20 +11,26 @@ public static partial class Ops
     private static IDeviceKernels? KernelsOf(string op, Tensor a, Tensor? b = null, Tensor? c = null, Tensor? d = null)
     {
         var device = a.Device;
-        foreach (var other in new[] { b, c, d })
-            if (other is not null && !ReferenceEquals(other.Device, device))
-                throw new ArgumentException($"{op}: {a} is on {device.Name} but {other} is on {other.Device.Name}; move them to one device (Ops.To).");
+        SameDevice(op, a, b);
+        SameDevice(op, a, c);
+        SameDevice(op, a, d);
         return device.Kernels;
+    }
+
+    private static void SameDevice(string op, Tensor a, Tensor? other)
+    {
+        if (other is not null && !ReferenceEquals(other.Device, a.Device))
+            throw new ArgumentException(
+                $"{op}: {a} is on {a.Device.Name} but {other} is on {other.Device.Name}; move them to one device (Ops.To).");
     }
 
     private static IDeviceKernels? KernelsOf(string op, IReadOnlyList<Tensor> parts)
     {
-        var kernels = parts[0].Device.Kernels;
-        foreach (var p in parts) KernelsOf(op, parts[0], p);
-        return kernels;
+        foreach (var p in parts) SameDevice(op, parts[0], p);
+        return parts[0].Device.Kernels;
     }
 
-    /// <summary>A copy of <paramref name="x"/> on <paramref name="device"/> (the same tensor's values, staged through the host).</summary>
+    /// <summary>A copy of <paramref name="x"/> on <paramref name="device"/> (staged through the host between devices).</summary>
     public static Tensor To(Tensor x, Device device)
     {
         if (x.IsMeta) return Tensor.Meta(x.Shape);
@@ -38,7 +44,8 @@ public static partial class Ops
     public static void CopyFromHost(ReadOnlySpan<float> values, Tensor destination)
     {
         int length = values.Length;
-        Shapes.Check(length == destination.Length, "copy_from_host", () => $"{length} host values cannot fill {Tensor.Format(destination.Shape)}.");
+        Shapes.Check(length == destination.Length, "copy_from_host",
+            () => $"{length} host values cannot fill {Tensor.Format(destination.Shape)}.");
         if (destination.IsMeta) return;
         if (destination.Device.Kernels is { } k) k.CopyFromHost(values, destination);
         else values.CopyTo(destination.Span);

@@ -9,14 +9,17 @@ public static partial class Ops
     /// </summary>
     /// <summary>As the span overload, for a tensor of timesteps (any shape, flattened); meta in, meta out.</summary>
     public static Tensor TimestepEmbedding(Tensor timesteps, int dim, bool flipSinToCos, float freqShift) =>
-        timesteps.IsMeta ? Tensor.Meta(timesteps.Length, dim) : TimestepEmbedding(timesteps.Span, dim, flipSinToCos, freqShift);
+        timesteps.IsMeta
+            ? Tensor.Meta(timesteps.Length, dim)
+            : TimestepEmbedding(timesteps.ToArray(), dim, flipSinToCos, freqShift);
 
-    public static Tensor TimestepEmbedding(ReadOnlySpan<float> timesteps, int dim, bool flipSinToCos, float freqShift, float scale = 1f, float maxPeriod = 10000f)
+    /// <remarks>Computed on the host (a few values per timestep); the result is on the current device.</remarks>
+    public static Tensor TimestepEmbedding(ReadOnlySpan<float> timesteps, int dim, bool flipSinToCos, float freqShift,
+        float scale = 1f, float maxPeriod = 10000f)
     {
         int half = dim / 2;
-        var y = Tensor.Zeros(timesteps.Length, dim);
-        if (y.IsMeta) return y;
-        var ys = y.Span;
+        if (TensorScope.MetaActive) return Tensor.Meta(timesteps.Length, dim);
+        var ys = new float[timesteps.Length * dim];
         float logPeriod = MathF.Log(maxPeriod);
         for (int b = 0; b < timesteps.Length; b++)
         {
@@ -29,6 +32,6 @@ public static partial class Ops
                 ys[b * dim + half + i] = flipSinToCos ? s : c;
             }
         }
-        return y;
+        return Tensor.FromArray(ys, timesteps.Length, dim);
     }
 }

@@ -255,8 +255,12 @@ public static partial class Ops
         else x.Span.CopyTo(destination);
     }
 
-    /// <summary>A tensor of <paramref name="shape"/> holding a copy of host values (a received message).</summary>
-    public static Tensor FromHost(ReadOnlySpan<float> values, params int[] shape) => Tensor.FromArray(values, shape);
+    /// <summary>A tensor of <paramref name="shape"/> on <paramref name="device"/> holding a copy of host values (a received message).</summary>
+    public static Tensor FromHost(ReadOnlySpan<float> values, Devices.Device device, params int[] shape)
+    {
+        using var on = Devices.Device.Use(device);
+        return Tensor.FromArray(values, shape);
+    }
 }
 
 public static partial class Ops

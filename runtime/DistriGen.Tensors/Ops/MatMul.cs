@@ -36,13 +36,25 @@ public static partial class Ops
             ComputeBackends.Current.Gemm(m, n, k, px, k, pw, n, py, n, false, ComputeThreads.Current));
     }
 
-    /// <summary>x (..., K) · weight (N, K)ᵀ + bias (N) on a backend that multiplies by a transposed matrix directly.</summary>
-    public static unsafe Tensor LinearTransposed(Tensor x, Tensor weight, Tensor? bias, ITransposedGemmBackend backend)
+    /// <summary>
+    /// x (..., K) · weight (N, K)ᵀ + bias (N) with the weight as stored: on a device by its kernels, on
+    /// the host by a backend that multiplies by a transposed matrix directly (<paramref name="backend"/>).
+    /// </summary>
+    public static unsafe Tensor LinearTransposed(Tensor x, Tensor weight, Tensor? bias, ITransposedGemmBackend? backend)
     {
         int k = x.Dim(-1);
-        Shapes.Check(weight.Rank == 2 && weight.Dim(1) == k, "linear", () => $"input {Tensor.Format(x.Shape)} has {k} features but the weight {Tensor.Format(weight.Shape)} takes {weight.Dim(1)}.");
+        Shapes.Check(weight.Rank == 2 && weight.Dim(1) == k, "linear",
+            () => $"input {Tensor.Format(x.Shape)} has {k} features but the weight {Tensor.Format(weight.Shape)} takes {weight.Dim(1)}.");
+        if (!Tensor.AnyMeta(x, weight, bias) && KernelsOf("linear", x, weight, bias) is { } device)
+        {
+            Shapes.Check(bias is null || bias.Length == weight.Dim(0), "linear",
+                () => $"bias {Tensor.Format(bias!.Shape)} does not match the weight {Tensor.Format(weight.Shape)}.");
+            return device.Linear(x, weight, bias);
+        }
+        if (backend is null && !Tensor.AnyMeta(x, weight, bias))
+            throw new InvalidOperationException("linear: a host weight needs a backend that multiplies by a transposed matrix.");
         return LinearProduct(x, weight, weight.Dim(0), bias, (m, n, k, px, pw, py) =>
-            backend.GemmTransposedB(m, n, k, px, k, pw, k, py, n, ComputeThreads.Current));
+            backend!.GemmTransposedB(m, n, k, px, k, pw, k, py, n, ComputeThreads.Current));
     }
 
     private unsafe delegate void Product(int m, int n, int k, float* x, float* weight, float* y);

@@ -17,11 +17,13 @@ public sealed class SeededNormal
         _s3 = SplitMix(ref x);
     }
 
+    /// <summary>Noise of <paramref name="shape"/> on the current device (drawn on the host, so every device gets the same values).</summary>
     public static Tensor Sample(long seed, params int[] shape)
     {
-        var t = Tensor.HostEmpty(shape);
-        new SeededNormal(seed).Fill(t.Span);
-        return t;
+        if (TensorScope.MetaActive) return Tensor.Meta(shape);
+        var values = new float[Tensor.ElementCount(shape)];
+        new SeededNormal(seed).Fill(values);
+        return Tensor.FromArray(values, shape);
     }
 
     public void Fill(Span<float> values)

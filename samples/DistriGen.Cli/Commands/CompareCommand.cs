@@ -34,7 +34,7 @@ internal static class CompareCommand
 
             foreach (var warning in loaded.Warnings) CliConsole.Warning(warning);
             AnsiConsole.MarkupLine($"[grey]model[/] {Markup.Escape(loaded.Model.Directory)} · {loaded.Request.Width}×{loaded.Request.Height} · {loaded.Request.Steps} steps · {setup.Ranks} ranks");
-            var (reference, _) = ParallelSetup.Single(Environment.ProcessorCount).Generate(loaded.Model, loaded.Request, loaded.Conditioning);
+            var (reference, _) = ParallelSetup.Single(Environment.ProcessorCount, setup.Device).Generate(loaded.Model, loaded.Request, loaded.Conditioning);
             Png.WriteImage(Path.Combine(dir, "single.png"), reference.Image);
             var images = new List<Tensor> { reference.Image };
             var table = new Table().AddColumns("mode", "PSNR dB", "latent rel. err", "latent max err", "sent/rank/step (layers)", "attention", "+ gather", "UNet s");
@@ -51,7 +51,8 @@ internal static class CompareCommand
                 Png.WriteImage(Path.Combine(dir, $"{name.Replace('/', '-')}.png"), result.Image);
                 images.Add(result.Image);
                 double psnr = ResultMetrics.Psnr(result.Image, reference.Image);
-                double relative = ResultMetrics.RelativeError(result.FinalLatents.Span, reference.FinalLatents.Span), max = ResultMetrics.MaxAbsError(result.FinalLatents.Span, reference.FinalLatents.Span);
+                double relative = ResultMetrics.RelativeError(result.FinalLatents, reference.FinalLatents);
+                double max = ResultMetrics.MaxAbsError(result.FinalLatents, reference.FinalLatents);
                 table.AddRow(name, double.IsPositiveInfinity(psnr) ? "∞" : $"{psnr:0.00}", $"{relative:0.0e+0}", $"{max:0.0e+0}",
                     CommunicationReport.Bytes(report!.LayerBytesPerStep), CommunicationReport.Bytes(report.AttentionPerStep), CommunicationReport.Bytes(report.GatherPerStep), $"{result.UNetTime.TotalSeconds:0.00}");
                 csv.Add(string.Join(',', name, Invariant(psnr), Invariant(relative), Invariant(max), Invariant(report.LayerBytesPerStep), Invariant(report.AttentionPerStep), Invariant(report.GatherPerStep), Invariant(result.UNetTime.TotalSeconds)));

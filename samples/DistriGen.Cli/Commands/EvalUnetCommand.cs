@@ -2,6 +2,7 @@ using System.CommandLine;
 using DistriGen.Models.Pipelines;
 using DistriGen.Tensors;
 using DistriGen.Tensors.IO;
+using DistriGen.Tensors.Ops;
 
 namespace DistriGen.Cli.Commands;
 
@@ -13,21 +14,25 @@ internal static class EvalUnetCommand
         var model = new Option<string>("--model") { Description = "A diffusers model folder.", Required = true };
         var inputs = new Option<string>("--inputs") { Description = "safetensors with sample, timestep, encoder_hidden_states (and text_embeds, time_ids for SDXL).", Required = true };
         var output = new Option<string>("--out") { Description = "Where to write unet_out.", Required = true };
-        var command = new Command("eval-unet", "Run the UNet once on given inputs.") { model, inputs, output };
+        var device = ModelOptions.DeviceOption();
+        var precision = ModelOptions.PrecisionOption();
+        var command = new Command("eval-unet", "Run the UNet once on given inputs.") { model, inputs, output, device, precision };
         command.SetAction(parse =>
         {
             AtomicFile.CheckWritable(parse.GetValue(output)!, "--out");
-            var loaded = DiffusionModel.Load(parse.GetValue(model)!, textEncoder: false);
+            var on = ParallelSetup.Single(1, ModelOptions.ParseDevice(parse, device, precision)).FirstDevice;
+            var loaded = DiffusionModel.Load(parse.GetValue(model)!, textEncoder: false, device: on);
             var path = parse.GetValue(inputs)!;
-            var conditioning = Conditioning.Load(path);
+            using var conditioning = Conditioning.Load(path).To(on);
             using var file = SafeTensorsFile.Open(path);
             foreach (var key in new[] { "sample", "timestep" })
                 if (!file.Contains(key)) throw new InvalidDataException($"{path}: no '{key}' tensor (it has: {string.Join(", ", file.Keys)}).");
-            using var sample = file.Read("sample");
+            using var sample = Ops.To(file.Read("sample"), on);
             using var timestep = file.Read("timestep");
-            using var result = loaded.Unet.Forward(sample, timestep.Span[0], conditioning.EncoderHiddenStates, conditioning.TextEmbeds, conditioning.TimeIds);
+            using var result = loaded.Unet.Forward(sample, timestep.ToArray()[0], conditioning.EncoderHiddenStates,
+                conditioning.TextEmbeds, conditioning.TimeIds);
             SafeTensorsWriter.Write(parse.GetValue(output)!, new Dictionary<string, Tensor> { ["unet_out"] = result });
-            Console.WriteLine($"wrote unet_out {Tensor.Format(result.Shape)} to {parse.GetValue(output)}");
+            Console.WriteLine($"wrote unet_out {Tensor.Format(result.Shape)} to {parse.GetValue(output)} ({on.Name})");
             return 0;
         });
         return command;

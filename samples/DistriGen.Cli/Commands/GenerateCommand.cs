@@ -32,7 +32,7 @@ internal static class GenerateCommand
                 foreach (var warning in loaded.Warnings) CliConsole.Warning(warning);
                 AnsiConsole.MarkupLine($"[grey]model[/] {Markup.Escape(loaded.Model.Directory)} · {loaded.Request.Width}×{loaded.Request.Height} · " +
                     $"{loaded.Request.Steps} {loaded.Model.SchedulerConfig.Kind} steps · guidance {loaded.Request.GuidanceScale} · " +
-                    $"{Markup.Escape(loaded.Setup.Describe())} · {Markup.Escape(ComputeBackends.Select(loaded.Setup.Backend).Name)}");
+                    $"{Markup.Escape(loaded.Setup.Describe())} · {Markup.Escape(loaded.Setup.ComputeName)}");
             }
             var (result, report) = Run(loaded, isRoot);
             if (!isRoot) return 0;

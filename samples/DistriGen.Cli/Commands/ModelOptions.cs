@@ -5,6 +5,7 @@ using DistriGen.Models.Pipelines;
 using DistriGen.Runtime;
 using DistriGen.Tensors;
 using DistriGen.Tensors.Compute;
+using DistriGen.Tensors.Devices;
 using DistriGen.Tensors.IO;
 
 namespace DistriGen.Cli.Commands;
@@ -33,13 +34,34 @@ internal sealed class ModelOptions
     public Option<double> PcppRatio { get; } = new("--pcpp-ratio") { Description = "PCPP: fraction of each neighbour's rows a band attends to.", DefaultValueFactory = _ => 0.3 };
     public Option<string> Backend { get; } = new("--backend") { Description = BackendHelp, DefaultValueFactory = _ => "auto" };
     public Option<string> VaeParallel { get; } = new("--vae-parallel") { Description = "on (default): with several ranks each decodes a band of the image; off: every rank decodes all of it.", DefaultValueFactory = _ => "on" };
+    public Option<string> Device { get; } = DeviceOption();
+    public Option<string> Precision { get; } = PrecisionOption();
     public Option<double?> CommTimeout { get; } = new("--comm-timeout") { Description = "Seconds a rank waits for another before it stops with an error (default: DISTRIGEN_COMM_TIMEOUT, else 120)." };
+
+    /// <summary>--device, shared by the commands that run a model.</summary>
+    public static Option<string> DeviceOption() => new("--device")
+    {
+        Description = "host (DistriGen's kernels, default), torch-cpu (LibTorch on the CPU), cuda or cuda:N (LibTorch on GPUs; " +
+            "rank r takes GPU r mod the GPU count).",
+        DefaultValueFactory = _ => "host",
+    };
+
+    /// <summary>--precision: of the weights and computation on a LibTorch device.</summary>
+    public static Option<string> PrecisionOption() => new("--precision")
+    {
+        Description = "fp32 (default), bf16 or fp16: weights and computation on a LibTorch device (the host computes in fp32).",
+        DefaultValueFactory = _ => "fp32",
+    };
+
+    /// <summary>The device the options name.</summary>
+    public static DeviceSpec ParseDevice(ParseResult parse, Option<string> device, Option<string> precision) =>
+        DeviceSpec.Parse(parse.GetValue(device)!, parse.GetValue(precision)!.ToLowerInvariant());
 
     public const string BackendHelp = "auto (oneDNN, else OpenBLAS, else managed), managed, openblas, onednn or onednn-winograd (Winograd 3×3 convolutions: about 2.5× faster, a few 1e-6 relative error per layer).";
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, NegativePrompt, ClipSkip, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, DistriFuserGn, SplitBatch, PcppRatio, Backend, VaeParallel, CommTimeout })
+        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, NegativePrompt, ClipSkip, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, DistriFuserGn, SplitBatch, PcppRatio, Backend, VaeParallel, Device, Precision, CommTimeout })
             command.Options.Add(option);
     }
 
@@ -67,7 +89,8 @@ internal sealed class ModelOptions
         var directory = ModelDirectory(parse);
         var schedulerName = parse.GetValue(Scheduler);
         var embeddings = parse.GetValue(Embeddings);
-        var model = DiffusionModel.Load(directory, schedulerName is null ? null : Models.Schedulers.Schedulers.ParseKind(schedulerName), textEncoder: embeddings is null);
+        var model = DiffusionModel.Load(directory, schedulerName is null ? null : Models.Schedulers.Schedulers.ParseKind(schedulerName),
+            textEncoder: embeddings is null, device: setup.FirstDevice);
 
         var defaults = builtIn
             ? BuiltInModel.Defaults
@@ -135,7 +158,7 @@ internal sealed class ModelOptions
             options.Timeout = double.IsFinite(seconds) && seconds > 0 && seconds <= 86400 ? TimeSpan.FromSeconds(seconds)
                 : throw new ArgumentOutOfRangeException("--comm-timeout", seconds, "--comm-timeout must be a number of seconds between 0 and 86400.");
         options.Validate();
-        return new ParallelSetup(ranks, threads, options, parse.GetValue(Backend)!);
+        return new ParallelSetup(ranks, threads, options, parse.GetValue(Backend)!) { Device = ParseDevice(parse, Device, Precision) };
     }
 
     public static ParallelMode ParseMode(string text) => text.ToLowerInvariant() switch

@@ -5,6 +5,7 @@ using DistriGen.Models.Pipelines;
 using DistriGen.Runtime.Communication;
 using DistriGen.Tensors;
 using DistriGen.Tensors.Compute;
+using DistriGen.Tensors.Devices;
 using DistriGen.Tensors.Ops;
 using Spectre.Console;
 
@@ -25,25 +26,55 @@ internal static class VaeBench
         var threads = BenchOptions.Threads();
         var repeat = BenchOptions.Repeat();
         var backend = BenchOptions.Backend();
+        var device = BenchDevices.Device();
+        var precision = BenchDevices.Precision();
         var json = BenchOptions.Json();
-        var command = new Command("vae", "Time and memory per VAE decode, on one rank and split across ranks.") { size, ranks, threadsPerRank, threads, repeat, backend, json };
+        var command = new Command("vae", "Time and memory per VAE decode, on one rank and split across ranks.")
+        {
+            size, ranks, threadsPerRank, threads, repeat, backend, device, precision, json,
+        };
         command.SetAction(parse =>
         {
             int t = parse.GetValue(threadsPerRank) ?? parse.GetValue(threads), n = parse.GetValue(ranks), runs = parse.GetValue(repeat);
             using var budget = ComputeThreads.Use(t);
             ComputeBackends.Select(parse.GetValue(backend)!);
             var (w, h) = ModelOptions.ParseSize(parse.GetValue(size)!);
-            var vae = new AutoencoderKL(VaeConfig.StableDiffusion);
-            vae.InitializeRandom(0);
-            var latents = SeededNormal.Sample(1, 1, 4, h / 8, w / 8).Keep();
-            long weights = vae.NamedParameters().Sum(p => 4L * p.Tensor.Length);
-            AnsiConsole.MarkupLine($"VAE decode {w / 8}×{h / 8} → {w}×{h}, {ComputeThreads.Current} thread(s) per rank, {Markup.Escape(ComputeBackends.Current.Name)}");
-            BenchTiming.Report(() =>
+            var devices = new List<object>();
+            float[]? reference = null;
+            AutoencoderKL? first = null;
+            Tensor? firstLatents = null;
+            foreach (var spec in BenchDevices.Parse(parse, device, precision))
             {
-                using var scope = new TensorScope();
-                vae.Decode(latents);
-            }, runs);
+                var on = BenchDevices.Get(spec);
+                using var onDevice = Device.Use(on);
+                var vae = new AutoencoderKL(VaeConfig.StableDiffusion);
+                vae.InitializeRandom(0);
+                var latents = SeededNormal.Sample(1, 1, 4, h / 8, w / 8).Keep();
+                var computes = on.IsHost ? ComputeBackends.Current.Name : on.Name;
+                AnsiConsole.MarkupLine($"VAE decode {w / 8}×{h / 8} → {w}×{h}, {ComputeThreads.Current} thread(s) per rank, {Markup.Escape(computes)}");
+                float[]? output = null;
+                var timing = BenchTiming.Report(() =>
+                {
+                    using var scope = new TensorScope();
+                    var image = vae.Decode(latents);
+                    on.Synchronize();
+                    output ??= image.ToArray();
+                }, runs);
+                reference ??= output;
+                double error = ResultMetrics.RelativeError(output!, reference!);
+                if (devices.Count > 0) AnsiConsole.MarkupLine($"relative error against the first device: {error:0.0e+0}");
+                devices.Add(new { device = on.Name, precision = spec.Precision, computes, relative_error_vs_first = error, call = timing.ToJson() });
+                if (first is null)
+                {
+                    (first, firstLatents) = (vae, latents);
+                    continue;
+                }
+                foreach (var (_, parameter) in vae.NamedParameters()) parameter.Dispose();
+                latents.Dispose();
+            }
 
+            // Split across ranks on the first device; the tensor pool it meters is the host's.
+            long weights = first!.NamedParameters().Sum(p => 4L * p.Tensor.Length);
             var setups = new List<object>();
             var table = new Table().AddColumns("setup", "s/decode (median)", "speed-up", "peak tensor memory per rank (weights included)");
             double? single = null;
@@ -56,7 +87,7 @@ internal static class VaeBench
                 for (int i = 0; i <= runs; i++)
                 {
                     var start = System.Diagnostics.Stopwatch.GetTimestamp();
-                    peak = Math.Max(peak, DecodeOnce(vae, latents, r, t));
+                    peak = Math.Max(peak, DecodeOnce(first, firstLatents!, r, t));
                     if (i > 0) perRun.Add(System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds);
                 }
                 double seconds = BenchTiming.MedianOf(perRun);
@@ -65,7 +96,7 @@ internal static class VaeBench
                 setups.Add(new { ranks = r, threads_per_rank = t, seconds, peak_bytes_per_rank = weights + peak });
             }
             AnsiConsole.Write(table);
-            BenchJson.Write(parse.GetValue(json), new { setups });
+            BenchJson.Write(parse.GetValue(json), new { setups, devices });
             return 0;
         });
         return command;

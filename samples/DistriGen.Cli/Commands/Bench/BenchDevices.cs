@@ -1,0 +1,40 @@
+using System.CommandLine;
+using DistriGen.Tensors.Devices;
+
+namespace DistriGen.Cli.Commands.Bench;
+
+/// <summary>
+/// The devices a benchmark measures side by side: --device host,torch-cpu with --precision fp32,bf16
+/// measures each LibTorch device at each precision (the host at fp32), in the order given.
+/// </summary>
+internal static class BenchDevices
+{
+    public static Option<string> Device() => new("--device")
+    {
+        Description = "Devices to measure, comma-separated: host, torch-cpu, cuda, cuda:N (e.g. host,torch-cpu).",
+        DefaultValueFactory = _ => "host",
+    };
+
+    public static Option<string> Precision() => new("--precision")
+    {
+        Description = "Precisions for the LibTorch devices, comma-separated: fp32, bf16, fp16.",
+        DefaultValueFactory = _ => "fp32",
+    };
+
+    public static IReadOnlyList<DeviceSpec> Parse(ParseResult parse, Option<string> device, Option<string> precision)
+    {
+        static string[] List(string text) => text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var precisions = List(parse.GetValue(precision)!.ToLowerInvariant());
+        var specs = new List<DeviceSpec>();
+        foreach (var name in List(parse.GetValue(device)!))
+        {
+            if (DeviceSpec.Parse(name).IsHost) specs.Add(DeviceSpec.Host);
+            else specs.AddRange(precisions.Select(p => DeviceSpec.Parse(name, p)));
+        }
+        if (specs.Count == 0) throw new ArgumentException("--device names no device.");
+        return specs.Distinct().ToList();
+    }
+
+    /// <summary>The device this process's first rank would use for <paramref name="spec"/>.</summary>
+    public static Device Get(DeviceSpec spec) => ParallelSetup.Single(1, spec).FirstDevice;
+}
