@@ -18,14 +18,14 @@ public sealed class TorchPipelineTests
     [MemberData(nameof(Cases))]
     public void UNetOutputMatchesDiffusers(string name)
     {
-        var fixture = new FixtureCase(name, Cpu);
-        Assert.All(fixture.Model.Unet.NamedParameters(), p => Assert.Same(Cpu, p.Tensor.Device));
-        using var conditioning = Conditioning.Load(fixture.InputsPath).To(Cpu);
-        using var sample = Tensors.Ops.Ops.To(fixture.Input("sample"), Cpu);
+        var fixture = new FixtureCase(name, Target);
+        Assert.All(fixture.Model.Unet.NamedParameters(), p => Assert.Same(Target, p.Tensor.Device));
+        using var conditioning = Conditioning.Load(fixture.InputsPath).To(Target);
+        using var sample = Tensors.Ops.Ops.To(fixture.Input("sample"), Target);
         using var timestep = fixture.Input("timestep");
         using var output = fixture.Model.Unet.Forward(sample, timestep.ToArray()[0], conditioning.EncoderHiddenStates,
             conditioning.TextEmbeds, conditioning.TimeIds);
-        Assert.Same(Cpu, output.Device);
+        Assert.Same(Target, output.Device);
         using var expected = fixture.Expected("unet_out");
         Assert.InRange(ResultMetrics.RelativeError(output, expected), 0, 1e-4);
     }
@@ -34,7 +34,7 @@ public sealed class TorchPipelineTests
     [MemberData(nameof(Cases))]
     public void GuidedLoopMatchesDiffusers(string name)
     {
-        var fixture = new FixtureCase(name, Cpu);
+        var fixture = new FixtureCase(name, Target);
         using var result = fixture.SingleDevice();
         Assert.True(result.Image.Device.IsHost, "results come back to the host");
         using var latents = fixture.Expected("final_latents");
@@ -47,7 +47,7 @@ public sealed class TorchPipelineTests
     [MemberData(nameof(Cases))]
     public void ExactOnTwoRanksEqualsOneDevice(string name)
     {
-        var fixture = new FixtureCase(name, Cpu);
+        var fixture = new FixtureCase(name, Target);
         using var single = fixture.SingleDevice();
         using var parallel = fixture.Parallel(2, new PatchParallelOptions { Mode = ParallelMode.Exact });
         Assert.InRange(ResultMetrics.RelativeError(parallel.FinalLatents, single.FinalLatents), 0, 1e-5);
@@ -65,7 +65,7 @@ public sealed class TorchPipelineTests
             using var parallel = fixture.Parallel(2, options);
             return ResultMetrics.Psnr(parallel.Image, single.Image);
         }
-        double host = Psnr(Device.Host), torch = Psnr(Cpu);
+        double host = Psnr(Device.Host), torch = Psnr(Target);
         Assert.InRange(torch, host - 0.1, host + 0.1);
         Assert.InRange(host, 30, 200);
     }
@@ -73,9 +73,9 @@ public sealed class TorchPipelineTests
     [Fact]
     public void Bf16GenerationStaysCloseToFp32()
     {
-        var fp32 = new FixtureCase("sd-tiny", Cpu);
-        var bf16 = new FixtureCase("sd-tiny", Cpu16);
-        Assert.Equal(TorchSharp.torch.ScalarType.BFloat16, Cpu16.Precision);
+        var fp32 = new FixtureCase("sd-tiny", Target);
+        var bf16 = new FixtureCase("sd-tiny", Target16);
+        Assert.Equal(TorchSharp.torch.ScalarType.BFloat16, Target16.Precision);
         using var reference = fp32.SingleDevice();
         using var half = bf16.SingleDevice();
         Assert.InRange(ResultMetrics.RelativeError(half.Image, reference.Image), 1e-4, 5e-2);

@@ -4,16 +4,27 @@ using DistriGen.Tensors.Ops;
 namespace DistriGen.Torch.Tests;
 
 /// <summary>
-/// The LibTorch devices the tests run on. TorchSharp 0.107 needs GCC 13's libstdc++; these machines
-/// have an older one, so the tests opt in to loading a copy with that one requirement marked weak.
+/// The LibTorch device the tests run on: the CPU, or with DISTRIGEN_TORCH_TEST_DEVICE=cuda GPU 0
+/// (tools/device-check.sh). TorchSharp 0.107 needs GCC 13's libstdc++; these machines have an older
+/// one, so the tests opt in to loading a copy with that one requirement marked weak.
 /// </summary>
 internal static class TorchTesting
 {
     static TorchTesting() => Environment.SetEnvironmentVariable(TorchLibrary.GlibcxxFixVariable, "1");
 
+    private static bool OnCuda => Environment.GetEnvironmentVariable("DISTRIGEN_TORCH_TEST_DEVICE") == "cuda";
+
+    /// <summary>The device under test in fp32.</summary>
+    public static TorchDevice Target => OnCuda ? TorchDevice.Cuda(0) : TorchDevice.Cpu();
+
+    /// <summary>The device under test in bf16.</summary>
+    public static TorchDevice Target16 => OnCuda ? TorchDevice.Cuda(0, "bf16") : TorchDevice.Cpu("bf16");
+
+    /// <summary>LibTorch's CPU device (for tests of names and choices, whatever the device under test).</summary>
     public static TorchDevice Cpu => TorchDevice.Cpu();
 
-    public static TorchDevice Cpu16 => TorchDevice.Cpu("bf16");
+    /// <summary>Loads LibTorch (with the opt-in above).</summary>
+    public static void Load() => TorchLibrary.EnsureLoaded();
 
     public static Tensor Normal(long seed, params int[] shape) => SeededNormal.Sample(seed, shape);
 }

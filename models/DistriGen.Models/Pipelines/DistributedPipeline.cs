@@ -18,7 +18,7 @@ namespace DistriGen.Models.Pipelines;
 /// (<see cref="GenerationSettings"/>); pooled memory of sizes this generation did not use is released after it.
 /// </summary>
 public sealed class DistributedPipeline(IRankLauncher launcher, IComputeBackend backend, IOptions<DistriGenOptions> options,
-    DevicePlacement devices)
+    DevicePlacement devices, IEnumerable<IDeviceCommunicatorFactory> deviceCommunicators)
 {
     private readonly ConditionalWeakTable<DiffusionModel, ConcurrentDictionary<Device, DiffusionModel>> _replicas = new();
 
@@ -58,8 +58,9 @@ public sealed class DistributedPipeline(IRankLauncher launcher, IComputeBackend 
             return launcher.Run(comm =>
             {
                 RankAgreement.Agree(comm, settings);
-                var model = On(devices.For(comm), shared);
-                using var run = PatchParallelRun.Create(comm, options.Value.Parallel.SplitBatch);
+                var device = devices.For(comm);
+                var model = On(device, shared);
+                using var run = PatchParallelRun.Create(comm, options.Value.Parallel.SplitBatch, DeviceCommunicator(comm, device));
                 var parallel = options.Value.Parallel;
                 var predictor = new PatchParallelPredictor(model.Unet, run, parallel, height, width);
                 var decoder = parallel.VaeParallel ? new PatchParallelDecoder(comm, parallel.Timeout) : null;
@@ -77,6 +78,18 @@ public sealed class DistributedPipeline(IRankLauncher launcher, IComputeBackend 
         {
             TensorMemory.TrimUnused();
         }
+    }
+
+    /// <summary>
+    /// A device-to-device communicator for the ranks' tensors (NCCL between GPUs) when one is registered and
+    /// every rank can use it; null on the host and otherwise (messages then go through the host).
+    /// </summary>
+    private IDeviceCommunicator? DeviceCommunicator(ICommunicator comm, Device device)
+    {
+        if (device.IsHost) return null;
+        foreach (var factory in deviceCommunicators)
+            if (factory.TryCreate(comm, device, out _) is { } direct) return direct;
+        return null;
     }
 
     /// <summary>The same generation on a thread-pool thread, for hosts that await (progress is reported on that thread).</summary>

@@ -11,29 +11,36 @@ namespace DistriGen.Runtime;
 /// </summary>
 public sealed class PatchParallelRun : IDisposable
 {
-    private PatchParallelRun(ICommunicator world, ICommunicator patchGroup, int batchIndex, bool splitBatch)
+    private PatchParallelRun(ICommunicator world, ICommunicator patchGroup, int batchIndex, bool splitBatch, IDeviceCommunicator? device)
     {
         World = world;
         PatchGroup = patchGroup;
         BatchIndex = batchIndex;
         SplitBatch = splitBatch;
+        DeviceWorld = device;
     }
 
     public ICommunicator World { get; }
+
+    /// <summary>Moves the world's device tensors device to device (NCCL), or null: then they go through the host.</summary>
+    public IDeviceCommunicator? DeviceWorld { get; }
     public ICommunicator PatchGroup { get; }
 
     /// <summary>With <see cref="SplitBatch"/>, the guidance row this rank computes (0 unconditional, 1 conditional).</summary>
     public int BatchIndex { get; }
     public bool SplitBatch { get; }
 
-    /// <summary>Forms the patch group: the whole world, or with <paramref name="splitBatch"/> each half of it.</summary>
-    public static PatchParallelRun Create(ICommunicator world, bool splitBatch)
+    /// <summary>
+    /// Forms the patch group: the whole world, or with <paramref name="splitBatch"/> each half of it;
+    /// <paramref name="device"/> (owned by the run from then on) gathers bands device to device.
+    /// </summary>
+    public static PatchParallelRun Create(ICommunicator world, bool splitBatch, IDeviceCommunicator? device = null)
     {
-        if (!splitBatch) return new PatchParallelRun(world, world, 0, false);
+        if (!splitBatch) return new PatchParallelRun(world, world, 0, false, device);
         if (world.Size % 2 != 0)
             throw new ArgumentException($"--split-batch needs an even number of ranks (one group per guidance row); got {world.Size}.");
         int half = world.Size / 2, group = world.Rank / half;
-        return new PatchParallelRun(world, world.Split(group, world.Rank), group, true);
+        return new PatchParallelRun(world, world.Split(group, world.Rank), group, true, device);
     }
 
     /// <summary>
@@ -45,6 +52,7 @@ public sealed class PatchParallelRun : IDisposable
         int c = band.Dim(1), w = band.Dim(3), bandBatch = band.Dim(0);
         int groups = SplitBatch ? 2 : 1;
         int perGroup = World.Size / groups;
+        if (DeviceWorld is { } direct && ReferenceEquals(direct.Device, band.Device)) return GatherOnDevice(direct, band, layout);
         var counts = Enumerable.Range(0, World.Size).Select(r => bandBatch * c * layout.Rows(r % perGroup) * w).ToArray();
         // Host-staged: the band is copied out once, the gathered image in once (on the band's device).
         var all = TensorMemory.Rent(counts.Sum());
@@ -79,8 +87,31 @@ public sealed class PatchParallelRun : IDisposable
         }
     }
 
+    /// <summary>The same gather device to device: every rank's band, then rows joined per group and groups by batch.</summary>
+    private Tensor GatherOnDevice(IDeviceCommunicator direct, Tensor band, BandLayout layout)
+    {
+        int groups = SplitBatch ? 2 : 1, perGroup = World.Size / groups;
+        var bands = new List<Tensor>();
+        using var onDevice = Tensors.Devices.Device.Use(band.Device);
+        try
+        {
+            for (int r = 0; r < World.Size; r++)
+                bands.Add(r == World.Rank ? band : Tensor.Empty(band.Dim(0), band.Dim(1), layout.Rows(r % perGroup), band.Dim(3)));
+            using (OpProfiler.Measure(OpCategory.Communication)) direct.AllGather(band, bands);
+            if (groups == 1) return Ops.ConcatRows(bands);
+            using var first = Ops.ConcatRows(bands.GetRange(0, perGroup));
+            using var second = Ops.ConcatRows(bands.GetRange(perGroup, perGroup));
+            return Ops.ConcatBatch([first, second]);
+        }
+        finally
+        {
+            foreach (var t in bands) if (!ReferenceEquals(t, band)) t.Dispose();
+        }
+    }
+
     public void Dispose()
     {
+        DeviceWorld?.Dispose();
         if (!ReferenceEquals(PatchGroup, World)) PatchGroup.Dispose();
     }
 }

@@ -27,17 +27,22 @@ internal static class ParallelBench
         var withBaseline = new Option<bool>("--baseline") { Description = "Also time 1 rank × 1 and × T threads.", DefaultValueFactory = _ => true };
         var breakdown = new Option<bool>("--breakdown") { Description = "Also print each setup's per-operation time per rank per step (all steps)." };
         var backend = BenchOptions.Backend();
+        var device = ModelOptions.DeviceOption();
+        var precision = ModelOptions.PrecisionOption();
         var json = BenchOptions.Json();
         var threads = BenchOptions.Threads();
         threads.Description = "Total compute threads (per rank under mpirun).";
-        var command = new Command("parallel", "Time per step of 1 rank × T threads against N ranks (× 1 and × T/N threads), asynchronous against synchronous. Under mpirun: the MPI ranks, one per process.") { config, size, ranks, steps, warmup, guidance, modes, withBaseline, breakdown, threads, backend, json };
+        var command = new Command("parallel", "Time per step of 1 rank × T threads against N ranks (× 1 and × T/N threads), asynchronous against synchronous. Under mpirun: the MPI ranks, one per process.") { config, size, ranks, steps, warmup, guidance, modes, withBaseline, breakdown, threads, backend, device, precision, json };
         command.SetAction(parse =>
         {
             var name = parse.GetValue(config)!;
             var unetConfig = ModelPresets.UNet(name);
             int scale = ModelPresets.ImageScale(name);
             var (w, h) = ModelOptions.ParseSize(parse.GetValue(size)!);
-            var model = DiffusionModel.Random(unetConfig, null, ModelPresets.Scheduler);
+            var spec = ModelOptions.ParseDevice(parse, device, precision);
+            DiffusionModel model;
+            using (Tensors.Devices.Device.Use(ParallelSetup.Single(1, spec).FirstDevice))
+                model = DiffusionModel.Random(unetConfig, null, ModelPresets.Scheduler);
             int total = parse.GetValue(threads), n = parse.GetValue(ranks), stepCount = parse.GetValue(steps), warm = parse.GetValue(warmup);
             if (stepCount <= warm) throw new ArgumentException($"--steps ({stepCount}) must exceed --warmup-steps ({warm}) so that some steps are timed.");
             var request = new GenerationRequest { Steps = stepCount, GuidanceScale = parse.GetValue(guidance) ? 5f : 1f, Width = w / scale, Height = h / scale };
@@ -85,7 +90,7 @@ internal static class ParallelBench
                 var progress = new StepClock(warm, OpProfiler.Reset);
                 var times = progress.Times;
                 OpProfiler.Enabled = parse.GetValue(breakdown);
-                var (_, report) = new ParallelSetup(r, t, options, parse.GetValue(backend)!).Generate(model, request, conditioning, progress);
+                var (_, report) = new ParallelSetup(r, t, options, parse.GetValue(backend)!) { Device = spec }.Generate(model, request, conditioning, progress);
                 OpProfiler.Enabled = false;
                 // The median step is the steady state: the first asynchronous step lays out (and first touches) the exchange buffers, the second the receiving ones.
                 var stepSeconds = times.Skip(warm + 1).Zip(times.Skip(warm), (b, a) => Stopwatch.GetElapsedTime(a, b).TotalSeconds).Order().ToArray();
