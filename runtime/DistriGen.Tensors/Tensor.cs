@@ -68,7 +68,8 @@ public sealed class Tensor : IDisposable
     {
         var copy = (int[])shape.Clone();
         var device = Device.Current;
-        if (TensorScope.MetaActive) return new Tensor(copy, device, null, null, owns: false, isMeta: true, tracked: false);
+        if (TensorScope.MetaActive || TensorScope.PlaceholdersActive)
+            return new Tensor(copy, device, null, null, owns: false, isMeta: true, tracked: false);
         if (!device.IsHost) return device.Kernels!.Parameter(copy);
         var t = new Tensor(copy, device, TensorMemory.Rent(ElementCount(copy)), null, owns: false, isMeta: false, tracked: false);
         t.Span.Clear();

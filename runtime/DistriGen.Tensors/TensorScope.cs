@@ -9,6 +9,7 @@ public sealed class TensorScope : IDisposable
 {
     [ThreadStatic] private static TensorScope? _current;
     [ThreadStatic] private static int _metaDepth;
+    [ThreadStatic] private static int _placeholderDepth;
 
     private readonly TensorScope? _parent;
     private readonly List<Tensor> _tensors = [];
@@ -24,10 +25,24 @@ public sealed class TensorScope : IDisposable
     public static IDisposable MetaMode()
     {
         _metaDepth++;
-        return new MetaModeExit();
+        return new Exit(() => _metaDepth--);
     }
 
     internal static bool MetaActive => _metaDepth > 0;
+
+    /// <summary>
+    /// While the returned object lives, <see cref="Tensor.Parameter"/> on this thread gives shape-only
+    /// placeholders. Generated patch-parallel constructors build under it: C# runs a class's member
+    /// initialisers in every constructor, and the variant replaces what they make with the source's
+    /// shared layers, so nothing is allocated for them.
+    /// </summary>
+    public static IDisposable ParameterPlaceholders()
+    {
+        _placeholderDepth++;
+        return new Exit(() => _placeholderDepth--);
+    }
+
+    internal static bool PlaceholdersActive => _placeholderDepth > 0;
 
     internal static void Track(Tensor t) => _current?._tensors.Add(t);
 
@@ -51,14 +66,15 @@ public sealed class TensorScope : IDisposable
         _tensors.Clear();
     }
 
-    private sealed class MetaModeExit : IDisposable
+    private sealed class Exit(Action leave) : IDisposable
     {
         private bool _done;
+
         public void Dispose()
         {
             if (_done) return;
             _done = true;
-            _metaDepth--;
+            leave();
         }
     }
 }

@@ -44,7 +44,7 @@ public sealed class PackagingTests
     {
         var feed = Path.Combine(Root, "artifacts", "packages");
         await Dotnet(Root, null, "pack", "DistriGen.sln", "-c", Configuration, "-o", feed);
-        foreach (var id in new[] { "DistriGen.Tensors", "DistriGen.Runtime", "DistriGen.Models", "DistriGen.Testing", "distrigen" })
+        foreach (var id in new[] { "DistriGen.Tensors", "DistriGen.Runtime", "DistriGen.Models", "DistriGen.Torch", "DistriGen.Testing", "distrigen" })
             Assert.True(File.Exists(Path.Combine(feed, $"{id}.0.1.0.nupkg")), id);
 
         // A package cache of our own, cleared of DistriGen, so the packages just packed are the ones used.

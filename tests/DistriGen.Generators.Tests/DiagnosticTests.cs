@@ -70,9 +70,9 @@ public sealed class DiagnosticTests
     }
 
     [Theory]
-    [InlineData("Ops.Conv2d(x, x, null, 1, default)", "Conv2d")]
-    [InlineData("Ops.GroupNorm(x, 2, x, x, 1e-5f)", "GroupNorm")]
-    [InlineData("Ops.Attention(x, x, x, 2)", "Attention")]
+    [InlineData("Ops.Conv2d(x, x, null, 1, default)", "a Conv2d")]
+    [InlineData("Ops.GroupNorm(x, 2, x, x, 1e-5f)", "a GroupNorm")]
+    [InlineData("Ops.Attention(x, x, x, 2)", "an Attention")]
     public void FunctionalCallBypassingTheRewrite(string call, string layer)
     {
         var d = Single($$"""
@@ -82,7 +82,7 @@ public sealed class DiagnosticTests
             }
             """, "DG0004");
         Assert.Equal(call, At(d));
-        Assert.Contains($"use a {layer} member instead", d.GetMessage());
+        Assert.Contains($"use {layer} member instead", d.GetMessage());
         Assert.Contains("'Forward'", d.GetMessage());
     }
 
@@ -128,5 +128,55 @@ public sealed class DiagnosticTests
                 public Tensor Forward(Tensor x) => Ops.Conv2d(
             """, typeof(PatchParallelAttribute).Assembly, typeof(Module).Assembly);
         Assert.DoesNotContain(output.GeneratorDiagnostics, d => d.Id == "DG0008");
+    }
+
+    [Fact]
+    public void FunctionalCallThroughAHelperNamesTheWay()
+    {
+        var d = Single("""
+            public static class Filters
+            {
+                public static Tensor Smooth(Tensor x) => Inner(x);
+                private static Tensor Inner(Tensor x) => Ops.GroupNorm(x, 2, x, x, 1e-5f);
+            }
+            [PatchParallel] public sealed partial class Block : Module
+            {
+                public Tensor Forward(Tensor x) => Filters.Smooth(x);
+            }
+            """, "DG0004");
+        Assert.Equal("Filters.Smooth(x)", At(d));
+        Assert.Contains("'Forward' through 'Filters.Smooth' → 'Filters.Inner'", d.GetMessage());
+        Assert.Contains("use a GroupNorm member", d.GetMessage());
+    }
+
+    [Theory]
+    [InlineData("new(4, 4, 3, padding: 0)", "needs padding 1 for a 3×3 kernel")]
+    [InlineData("new(4, 4, kernelSize: 4, stride: 2, padding: 1)", "an even kernel")]
+    public void ConvolutionsThatChangeTheRowCountFailAtBuildTime(string creation, string fix)
+    {
+        var d = Single($"[PatchParallel] public sealed partial class Block : Module {{ public Conv2d Conv {{ get; }} = {creation}; }}", "DG0013");
+        Assert.Equal(creation, At(d));
+        Assert.Contains(fix, d.GetMessage());
+    }
+
+    [Fact]
+    public void OptionalMembersMayShareAStateName()
+    {
+        var output = GeneratorHarness.Run(Sources.Usings + """
+            [PatchParallel] public sealed partial class Block : Module
+            {
+                [StateName("proj_in")] public Conv2d? ProjConv { get; }
+                [StateName("proj_in")] public Linear? ProjLinear { get; } = new(4, 4);
+            }
+            """);
+        Assert.Empty(output.GeneratorDiagnostics);
+    }
+
+    [Fact]
+    public void GeneratedCodeCarriesTheGeneratorsVersion()
+    {
+        var version = typeof(PatchParallelGenerator).Assembly.GetName().Version!;
+        var output = GeneratorHarness.Run(Sources.Resnet);
+        Assert.Contains($"GeneratedCode(\"DistriGen.Generators\", \"{version.Major}.{version.Minor}.{version.Build}\")", output.Source("TinyResnet"));
     }
 }

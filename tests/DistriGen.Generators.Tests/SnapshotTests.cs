@@ -33,8 +33,8 @@ public sealed class SnapshotTests
     public void NestedAndDerivedModules()
     {
         var output = Generate(Sources.NestedAndDerived);
-        Snapshot.Verify(output.Source("Demo.Nested.Blocks.Base.PatchParallel.g.cs"), "Blocks.Base");
-        Snapshot.Verify(output.Source("Demo.Nested.Blocks.Derived.PatchParallel.g.cs"), "Blocks.Derived");
+        Snapshot.Verify(output.Source("Demo.Nested.Blocks+Base.PatchParallel.g.cs"), "Blocks.Base");
+        Snapshot.Verify(output.Source("Demo.Nested.Blocks+Derived.PatchParallel.g.cs"), "Blocks.Derived");
     }
 
     [Fact]

@@ -30,13 +30,13 @@ namespace DistriGen.Generators.Diagnostics
         public static readonly DiagnosticDescriptor FunctionalCallBypassesRewrite = new(
             "DG0004",
             "Functional call bypasses the patch-parallel rewrite",
-            "'{0}' in '{1}' mixes pixels across rows but is called directly, so the patch-parallel variant cannot give it its neighbours' data; use a {2} member instead",
-            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+            "'{0}' in '{1}' mixes pixels across rows but is called directly, so the patch-parallel variant cannot give it its neighbours' data; use {2} member instead",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true, customTags: WellKnownDiagnosticTags.CompilationEnd);
 
         public static readonly DiagnosticDescriptor UnsupportedClassShape = new(
             "DG0005",
             "[PatchParallel] class shape is not supported",
-            "'{0}' is {1}; the generator rewrites non-generic, non-static, non-abstract classes that are not nested in a generic type",
+            "'{0}' is {1}; the generator rewrites non-generic, non-static, non-abstract, non-file-local classes without a primary constructor that are not nested in a generic type",
             Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
 
         public static readonly DiagnosticDescriptor SplitsInputOnNonConv = new(
@@ -57,10 +57,52 @@ namespace DistriGen.Generators.Diagnostics
             "The generator could not process '{0}': {1}; please report this with the class that caused it",
             Category, DiagnosticSeverity.Warning, isEnabledByDefault: true);
 
+        public static readonly DiagnosticDescriptor UnsupportedContainer = new(
+            "DG0009",
+            "Modules in a container the generator cannot rewrite",
+            "Member '{0}' of '{1}' holds modules in {2}, which the generator cannot rewrite, so they would be missing from the variant and the state dict; use ModuleList<T>, T[], List<T>, IReadOnlyList<T> or Dictionary<string, T>",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor GeneratedMemberConflict = new(
+            "DG0010",
+            "A member the generator writes is declared by hand",
+            "'{0}' declares {1}, which the generator writes for [PatchParallel] classes; remove or rename it",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor ComputedModuleProperty = new(
+            "DG0011",
+            "A module behind a computed property",
+            "Property '{0}' of '{1}' returns a module that is not a field of '{1}', so the variant cannot rewrite it; make it an auto-property ({{ get; }}) or return a field",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor DuplicateStateName = new(
+            "DG0012",
+            "Two members with one state-dict name",
+            "Members '{0}' and '{1}' of '{2}' both have the state-dict name '{3}', so both would load the same weights; give one another [StateName]",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor ConvolutionChangesRows = new(
+            "DG0013",
+            "A convolution that changes the number of rows",
+            "A {0}×{0} convolution with padding {1} changes the number of rows, so bands would not add up to the image; {2}",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
+        public static readonly DiagnosticDescriptor ModuleCreatedInForward = new(
+            "DG0014",
+            "A spatial module created during the forward pass",
+            "'{0}' creates {1} in '{2}', where the patch-parallel variant cannot give it its neighbours' rows; make it a member of '{0}' created in the constructor",
+            Category, DiagnosticSeverity.Error, isEnabledByDefault: true);
+
         public static IReadOnlyList<DiagnosticDescriptor> All { get; } = new[]
         {
-            NotPartial, NotAModule, UnknownSpatialModule, FunctionalCallBypassesRewrite, UnsupportedClassShape, SplitsInputOnNonConv, BaseNotPatchParallel, GeneratorFailure,
+            NotPartial, NotAModule, UnknownSpatialModule, FunctionalCallBypassesRewrite, UnsupportedClassShape, SplitsInputOnNonConv,
+            BaseNotPatchParallel, GeneratorFailure, UnsupportedContainer, GeneratedMemberConflict, ComputedModuleProperty,
+            DuplicateStateName, ConvolutionChangesRows, ModuleCreatedInForward,
         };
+
+        /// <summary>"a Conv2d", "an Attention": the article for a type name.</summary>
+        public static string WithArticle(string name) =>
+            (name.Length > 0 && "AEIOUaeiou".IndexOf(name[0]) >= 0 ? "an " : "a ") + name;
 
         private static readonly Dictionary<string, DiagnosticDescriptor> Index = All.ToDictionary(d => d.Id);
 

@@ -1,5 +1,6 @@
 using System.Linq;
 using DistriGen.Generators.Model;
+using static DistriGen.Generators.Emitting.CSharpText;
 
 namespace DistriGen.Generators.Emitting
 {
@@ -8,7 +9,9 @@ namespace DistriGen.Generators.Emitting
     {
         private const string Context = "global::DistriGen.Runtime.PatchContext";
         private const string Rewriter = "global::DistriGen.Runtime.PatchRewriter";
-        private const string GeneratedCode = "[global::System.CodeDom.Compiler.GeneratedCode(\"DistriGen.Generators\", \"0.1.0\")]";
+
+        public static string GeneratedCode { get; } =
+            $"[global::System.CodeDom.Compiler.GeneratedCode(\"DistriGen.Generators\", \"{GeneratorVersion}\")]";
 
         public static string Emit(ModuleSpec spec)
         {
@@ -21,16 +24,27 @@ namespace DistriGen.Generators.Emitting
 
             string self = spec.FullyQualifiedName;
             string @new = spec.BaseIsPatchParallel ? "new " : "";
-            w.Open($"partial class {spec.ClassName} : global::DistriGen.Runtime.IPatchParallel<{self}>");
+            w.Open($"partial class {Identifier(spec.ClassName)} : global::DistriGen.Runtime.IPatchParallel<{self}>");
 
+            if (spec.AddParameterlessConstructor)
+            {
+                w.Line("/// <summary>The constructor C# would have made: the class declares none, and the generated one below takes its place.</summary>");
+                w.Line(GeneratedCode);
+                w.Line($"public {Identifier(spec.ClassName)}() {{ }}");
+                w.Line();
+            }
             EmitConstructor(w, spec, self);
             w.Line();
             w.Line("/// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>");
             w.Line(GeneratedCode);
-            w.Line($"public {@new}{self} ToPatchParallel({Context} context) => new {self}(this, context.Rewriter);");
+            w.Open($"public {@new}{self} ToPatchParallel({Context} context)");
+            w.Line("// Member initialisers run again in the constructor below; their parameters are shape-only placeholders.");
+            w.Line("using (global::DistriGen.Tensors.TensorScope.ParameterPlaceholders()) return new " + self + "(this, context.Rewriter);");
+            w.Close();
             w.Line();
             EmitChildren(w, spec);
             EmitParameters(w, spec);
+            EmitAlignment(w, spec);
             EmitPlan(w, spec, @new);
 
             w.Close();
@@ -44,15 +58,16 @@ namespace DistriGen.Generators.Emitting
             string access = spec.IsSealed ? "private" : "protected";
             w.Line("/// <summary>Builds the patch-parallel variant of <paramref name=\"source\"/>; parameters are shared, not copied.</summary>");
             w.Line(GeneratedCode);
-            w.Line($"{access} {spec.ClassName}({self} source, {Rewriter} rewriter)");
+            if (spec.SetsRequiredMembers) w.Line("[global::System.Diagnostics.CodeAnalysis.SetsRequiredMembers]");
+            w.Line($"{access} {Identifier(spec.ClassName)}({self} source, {Rewriter} rewriter)");
             if (spec.BaseIsPatchParallel) w.Line("    : base(source, rewriter)");
             w.Line("{");
             foreach (var m in spec.Members)
             {
-                string value = $"source.{m.Name}";
+                string value = $"source.{Identifier(m.Name)}";
                 string rewritten = Rewrite(m, value);
-                if (rewritten != value && m.IsOptional) rewritten = $"{value} is null ? null : {Rewrite(m, value)}";
-                w.Line($"    this.{m.Name} = {rewritten};");
+                if (rewritten != value && m.IsOptional) rewritten = $"{value} is null ? null : {rewritten}";
+                w.Line($"    this.{Identifier(m.Name)} = {rewritten};");
             }
             w.Line("}");
         }
@@ -62,11 +77,16 @@ namespace DistriGen.Generators.Emitting
         {
             string? element = ElementRewrite(m.Kind);
             if (element == null) return value;
+            string name = Literal(m.StateName);
+            string each = $"static (item, name, r) => {string.Format(element, "item", "name", "r")}";
             return m.Collection switch
             {
-                CollectionKind.ModuleList => $"rewriter.List({value}, \"{m.StateName}\", static (item, name, r) => {string.Format(element, "item", "name", "r")})",
-                CollectionKind.Array => $"rewriter.Array({value}, \"{m.StateName}\", static (item, name, r) => {string.Format(element, "item", "name", "r")})",
-                _ => string.Format(element, value, $"\"{m.StateName}\"", "rewriter"),
+                CollectionKind.ModuleList => $"rewriter.List({value}, {name}, {each})",
+                CollectionKind.Array => $"rewriter.Array({value}, {name}, {each})",
+                CollectionKind.Sequence => $"rewriter.Items({value}, {name}, {each})",
+                CollectionKind.List => $"new global::System.Collections.Generic.List<{m.ElementTypeName}>(rewriter.Items({value}, {name}, {each}))",
+                CollectionKind.Map => $"rewriter.Map({value}, {name}, {each})",
+                _ => string.Format(element, value, name, "rewriter"),
             };
         }
 
@@ -91,20 +111,32 @@ namespace DistriGen.Generators.Emitting
                 w.Line("foreach (var child in base.Children()) yield return child;");
             foreach (var m in children)
             {
-                if (m.Collection == CollectionKind.Array)
+                string member = $"this.{Identifier(m.Name)}", name = Literal(m.StateName);
+                switch (m.Collection)
                 {
-                    w.Open($"for (int i = 0; i < this.{m.Name}.Length; i++)");
-                    w.Line($"yield return (\"{m.StateName}.\" + i.ToString(global::System.Globalization.CultureInfo.InvariantCulture), this.{m.Name}[i]);");
-                    w.Close();
-                }
-                else
-                {
-                    w.Line($"yield return (\"{m.StateName}\", this.{m.Name});");
+                    case CollectionKind.None:
+                    case CollectionKind.ModuleList:
+                        w.Line($"yield return ({name}, {member});");
+                        break;
+                    case CollectionKind.Map:
+                        w.Open(m.IsOptional ? $"if ({member} is not null) foreach (var item in {member})" : $"foreach (var item in {member})");
+                        w.Line($"yield return ({Literal(m.StateName + ".")} + item.Key, item.Value);");
+                        w.Close();
+                        break;
+                    default:
+                        w.Line("int " + Index(m) + " = 0;");
+                        w.Open(m.IsOptional ? $"if ({member} is not null) foreach (var item in {member})" : $"foreach (var item in {member})");
+                        w.Line($"yield return ({Literal(m.StateName + ".")} + ({Index(m)}++).ToString(global::System.Globalization.CultureInfo.InvariantCulture), item);");
+                        w.Close();
+                        break;
                 }
             }
             if (children.Count == 0 && !spec.BaseIsPatchParallel) w.Line("yield break;");
             w.Close();
         }
+
+        /// <summary>A counter name for a member's elements that no member name can clash with.</summary>
+        private static string Index(MemberSpec m) => "index_" + m.Name.TrimStart('_');
 
         private static void EmitParameters(IndentedWriter w, ModuleSpec spec)
         {
@@ -116,8 +148,23 @@ namespace DistriGen.Generators.Emitting
             w.Open("public override global::System.Collections.Generic.IEnumerable<(string Name, global::DistriGen.Tensors.Tensor Tensor)> OwnParameters()");
             if (spec.BaseIsPatchParallel) w.Line("foreach (var parameter in base.OwnParameters()) yield return parameter;");
             foreach (var m in parameters)
-                w.Line(m.IsOptional ? $"if (this.{m.Name} is not null) yield return (\"{m.StateName}\", this.{m.Name});" : $"yield return (\"{m.StateName}\", this.{m.Name});");
+            {
+                string member = $"this.{Identifier(m.Name)}";
+                w.Line(m.IsOptional ? $"if ({member} is not null) yield return ({Literal(m.StateName)}, {member});" : $"yield return ({Literal(m.StateName)}, {member});");
+            }
             w.Close();
+        }
+
+        private static void EmitAlignment(IndentedWriter w, ModuleSpec spec)
+        {
+            var strided = spec.Members.Where(m => m.Kind is MemberKind.HaloConv or MemberKind.InputConv or MemberKind.Child).ToList();
+            string modifier = spec.BaseIsPatchParallel ? "override " : spec.IsSealed ? "" : "virtual ";
+            string product = strided.Count == 0 ? "1" : $"global::DistriGen.Runtime.PatchAlignment.Of({string.Join(", ", strided.Select(m => "this." + Identifier(m.Name)))})";
+            if (spec.BaseIsPatchParallel) product = $"base.BandAlignment * {product}";
+            w.Line();
+            w.Line("/// <summary>What band heights must be a multiple of: the strides of this module's convolutions times its children's alignments.</summary>");
+            w.Line(GeneratedCode);
+            w.Line($"public {modifier}int BandAlignment => {product};");
         }
 
         private static void EmitPlan(IndentedWriter w, ModuleSpec spec, string @new)
@@ -126,7 +173,7 @@ namespace DistriGen.Generators.Emitting
             w.Line("/// <summary>What the rewriting does with each member, known at compile time.</summary>");
             w.Line(GeneratedCode);
             w.Line($"public static {@new}global::DistriGen.Runtime.PatchPlan PatchPlan {{ get; }} = new global::DistriGen.Runtime.PatchPlan(");
-            w.Line($"    \"{spec.MetadataName}\",");
+            w.Line($"    {Literal(spec.MetadataName)},");
             var planned = spec.Members.Where(m => m.Kind != MemberKind.Copied).ToList();
             if (planned.Count == 0)
             {
@@ -137,10 +184,10 @@ namespace DistriGen.Generators.Emitting
             w.Line("    {");
             foreach (var m in planned)
             {
-                string kind = m.Kind.ToString();
                 string isList = m.Collection != CollectionKind.None ? "true" : "false";
                 string optional = m.IsOptional ? "true" : "false";
-                w.Line($"        new(\"{m.Name}\", \"{m.StateName}\", global::DistriGen.Runtime.PatchMemberKind.{kind}, \"{m.ElementTypeName.Replace("global::", "")}\", IsList: {isList}, IsOptional: {optional}),");
+                w.Line($"        new({Literal(m.Name)}, {Literal(m.StateName)}, global::DistriGen.Runtime.PatchMemberKind.{m.Kind}, " +
+                    $"{Literal(m.ElementTypeName.Replace("global::", ""))}, IsList: {isList}, IsOptional: {optional}),");
             }
             w.Line("    });");
         }

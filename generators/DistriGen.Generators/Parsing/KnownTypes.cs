@@ -16,7 +16,9 @@ namespace DistriGen.Generators.Parsing
         public const string Attention = "DistriGen.Tensors.Nn.Attention";
         public const string Linear = "DistriGen.Tensors.Nn.Linear";
         public const string LayerNorm = "DistriGen.Tensors.Nn.LayerNorm";
+        public const string Embedding = "DistriGen.Tensors.Nn.Embedding";
         public const string Tensor = "DistriGen.Tensors.Tensor";
+        public const string PatchRewriter = "DistriGen.Runtime.PatchRewriter";
         public const string Ops = "DistriGen.Tensors.Ops.Ops";
     }
 }

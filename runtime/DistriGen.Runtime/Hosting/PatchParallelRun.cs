@@ -52,6 +52,13 @@ public sealed class PatchParallelRun : IDisposable
         int c = band.Dim(1), w = band.Dim(3), bandBatch = band.Dim(0);
         int groups = SplitBatch ? 2 : 1;
         int perGroup = World.Size / groups;
+        int expected = layout.Rows(World.Rank % perGroup);
+        if (band.Dim(2) != expected)
+            throw new InvalidOperationException(
+                $"Rank {World.Rank}'s output has {band.Dim(2)} rows but its band of the {layout.LatentHeight}-row image has {expected}: " +
+                (band.Dim(2) == layout.LatentHeight
+                    ? "the variant did not cut its input into bands; mark the convolution that reads the full input [SplitsInput]."
+                    : "the bands were not cut in multiples of the model's downsampling; make the BandLayout with the model's BandAlignment."));
         if (DeviceWorld is { } direct && ReferenceEquals(direct.Device, band.Device)) return GatherOnDevice(direct, band, layout);
         var counts = Enumerable.Range(0, World.Size).Select(r => bandBatch * c * layout.Rows(r % perGroup) * w).ToArray();
         // Host-staged: the band is copied out once, the gathered image in once (on the band's device).

@@ -73,6 +73,20 @@ public sealed class PatchRewriter
     public T[] Array<T>(T[] items, string name, Func<T, string, PatchRewriter, T> rewrite) where T : Module =>
         Rewrite(items, name, rewrite);
 
+    /// <summary>Any other sequence (List, IReadOnlyList, …): its elements in order, rewritten, as an array.</summary>
+    public T[] Items<T>(IEnumerable<T> items, string name, Func<T, string, PatchRewriter, T> rewrite) where T : Module =>
+        Rewrite(items as IReadOnlyList<T> ?? items.ToArray(), name, rewrite);
+
+    /// <summary>A dictionary by name: each value rewritten under its key, in the dictionary's order.</summary>
+    public Dictionary<string, T> Map<T>(IEnumerable<KeyValuePair<string, T>> items, string name, Func<T, string, PatchRewriter, T> rewrite)
+        where T : Module =>
+        Under(name, () =>
+        {
+            var result = new Dictionary<string, T>(StringComparer.Ordinal);
+            foreach (var (key, value) in items) result.Add(key, rewrite(value, key, this));
+            return result;
+        });
+
     private T[] Rewrite<T>(IReadOnlyList<T> items, string name, Func<T, string, PatchRewriter, T> rewrite) =>
         Under(name, () =>
         {

@@ -48,7 +48,10 @@ public abstract class Module
     public void LoadStateDict(ITensorSource source, params string[] ignoredPrefixes)
     {
         var parameters = NamedParameters().ToList();
-        var known = new HashSet<string>(parameters.Select(p => p.Name), StringComparer.Ordinal);
+        var known = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (name, _) in parameters)
+            if (!known.Add(name))
+                throw new InvalidOperationException($"{GetType().Name} has two parameters named '{name}': both would load the same weights.");
         var missing = new List<string>();
         var mismatched = new List<string>();
         foreach (var (name, tensor) in parameters)

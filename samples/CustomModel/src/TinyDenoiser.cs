@@ -86,9 +86,6 @@ public sealed partial class TinyDenoiser : Module
     public Gain Gain { get; }
     public Conv2d ConvOut { get; }
 
-    /// <summary>Downsamples once, so bands are cut in pairs of rows.</summary>
-    public const int Downsampling = 2;
-
     public Tensor Forward(Tensor x)
     {
         var h = ConvIn.Forward(x);

@@ -1,14 +1,12 @@
-using DistriGen.Runtime;
 using DistriGen.Testing;
 
 namespace CustomModel.Tests;
 
-/// <summary>The generated patch-parallel code of our model, snapshot-tested as DistriGen recommends.</summary>
+/// <summary>Our model's generated patch-parallel code, snapshot-tested, and its variant against one device, as DistriGen recommends.</summary>
 public sealed class GeneratedCodeTests
 {
     private static readonly GeneratorOutput Output = GeneratorHarness.Run(
-        File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "TinyDenoiser.cs.txt")),
-        typeof(PatchParallelAttribute).Assembly, typeof(DistriGen.Tensors.Tensor).Assembly);
+        File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "TinyDenoiser.cs.txt")));
 
     [Fact]
     public void TheModelCompilesWithoutDiagnostics()
@@ -22,4 +20,18 @@ public sealed class GeneratedCodeTests
     [InlineData("MixBlock")]
     [InlineData("PixelAttention")]
     public void GeneratedCodeMatchesTheSnapshot(string type) => Snapshot.Verify(Output.Source(type), type);
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void ExactModeEqualsOneDevice(int ranks)
+    {
+        using var input = DistriGen.Tensors.Ops.SeededNormal.Sample(2, 1, 4, 24, 20).Keep();
+        PatchParallelAssert.ExactMatchesSingleDevice(() =>
+        {
+            var model = new TinyDenoiser();
+            model.InitializeRandom(seed: 1);
+            return model;
+        }, (model, x) => model.Forward(x), input, ranks);
+    }
 }

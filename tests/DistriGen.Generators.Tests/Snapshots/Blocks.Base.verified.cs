@@ -16,7 +16,11 @@ namespace Demo.Nested
 
             /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-            public global::Demo.Nested.Blocks.Base ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Nested.Blocks.Base(this, context.Rewriter);
+            public global::Demo.Nested.Blocks.Base ToPatchParallel(global::DistriGen.Runtime.PatchContext context)
+            {
+                // Member initialisers run again in the constructor below; their parameters are shape-only placeholders.
+                using (global::DistriGen.Tensors.TensorScope.ParameterPlaceholders()) return new global::Demo.Nested.Blocks.Base(this, context.Rewriter);
+            }
 
             /// <summary>The submodules by their state-dict names.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
@@ -24,6 +28,10 @@ namespace Demo.Nested
             {
                 yield return ("norm", this.Norm);
             }
+
+            /// <summary>What band heights must be a multiple of: the strides of this module's convolutions times its children's alignments.</summary>
+            [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
+            public virtual int BandAlignment => 1;
 
             /// <summary>What the rewriting does with each member, known at compile time.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

@@ -17,7 +17,11 @@ namespace Demo.Nested
 
             /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-            public new global::Demo.Nested.Blocks.Derived ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Nested.Blocks.Derived(this, context.Rewriter);
+            public new global::Demo.Nested.Blocks.Derived ToPatchParallel(global::DistriGen.Runtime.PatchContext context)
+            {
+                // Member initialisers run again in the constructor below; their parameters are shape-only placeholders.
+                using (global::DistriGen.Tensors.TensorScope.ParameterPlaceholders()) return new global::Demo.Nested.Blocks.Derived(this, context.Rewriter);
+            }
 
             /// <summary>The submodules by their state-dict names.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
@@ -26,6 +30,10 @@ namespace Demo.Nested
                 foreach (var child in base.Children()) yield return child;
                 yield return ("conv", this.Conv);
             }
+
+            /// <summary>What band heights must be a multiple of: the strides of this module's convolutions times its children's alignments.</summary>
+            [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
+            public override int BandAlignment => base.BandAlignment * global::DistriGen.Runtime.PatchAlignment.Of(this.Conv);
 
             /// <summary>What the rewriting does with each member, known at compile time.</summary>
             [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

@@ -15,7 +15,11 @@ namespace Demo.Transformers
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::Demo.Transformers.FeedForward ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Transformers.FeedForward(this, context.Rewriter);
+        public global::Demo.Transformers.FeedForward ToPatchParallel(global::DistriGen.Runtime.PatchContext context)
+        {
+            // Member initialisers run again in the constructor below; their parameters are shape-only placeholders.
+            using (global::DistriGen.Tensors.TensorScope.ParameterPlaceholders()) return new global::Demo.Transformers.FeedForward(this, context.Rewriter);
+        }
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
@@ -24,6 +28,10 @@ namespace Demo.Transformers
             yield return ("net.0.proj", this.Proj);
             yield return ("net.2", this.Out);
         }
+
+        /// <summary>What band heights must be a multiple of: the strides of this module's convolutions times its children's alignments.</summary>
+        [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
+        public int BandAlignment => 1;
 
         /// <summary>What the rewriting does with each member, known at compile time.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

@@ -18,16 +18,21 @@ namespace Demo
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::Demo.Stack ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Stack(this, context.Rewriter);
+        public global::Demo.Stack ToPatchParallel(global::DistriGen.Runtime.PatchContext context)
+        {
+            // Member initialisers run again in the constructor below; their parameters are shape-only placeholders.
+            using (global::DistriGen.Tensors.TensorScope.ParameterPlaceholders()) return new global::Demo.Stack(this, context.Rewriter);
+        }
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
         public override global::System.Collections.Generic.IEnumerable<(string Name, global::DistriGen.Tensors.Nn.Module? Module)> Children()
         {
             yield return ("leaves", this._leaves);
-            for (int i = 0; i < this._extra.Length; i++)
+            int index_extra = 0;
+            foreach (var item in this._extra)
             {
-                yield return ("extra." + i.ToString(global::System.Globalization.CultureInfo.InvariantCulture), this._extra[i]);
+                yield return ("extra." + (index_extra++).ToString(global::System.Globalization.CultureInfo.InvariantCulture), item);
             }
             yield return ("input", this.Input);
         }
@@ -38,6 +43,10 @@ namespace Demo
         {
             yield return ("scale", this.Scale);
         }
+
+        /// <summary>What band heights must be a multiple of: the strides of this module's convolutions times its children's alignments.</summary>
+        [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
+        public int BandAlignment => global::DistriGen.Runtime.PatchAlignment.Of(this._leaves, this._extra, this.Input);
 
         /// <summary>What the rewriting does with each member, known at compile time.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

@@ -20,7 +20,11 @@ namespace Demo
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::Demo.TinyResnet ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.TinyResnet(this, context.Rewriter);
+        public global::Demo.TinyResnet ToPatchParallel(global::DistriGen.Runtime.PatchContext context)
+        {
+            // Member initialisers run again in the constructor below; their parameters are shape-only placeholders.
+            using (global::DistriGen.Tensors.TensorScope.ParameterPlaceholders()) return new global::Demo.TinyResnet(this, context.Rewriter);
+        }
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
@@ -33,6 +37,10 @@ namespace Demo
             yield return ("conv2", this.Conv2);
             yield return ("conv_shortcut", this.ConvShortcut);
         }
+
+        /// <summary>What band heights must be a multiple of: the strides of this module's convolutions times its children's alignments.</summary>
+        [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
+        public int BandAlignment => global::DistriGen.Runtime.PatchAlignment.Of(this.Conv1, this.Conv2, this.ConvShortcut);
 
         /// <summary>What the rewriting does with each member, known at compile time.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

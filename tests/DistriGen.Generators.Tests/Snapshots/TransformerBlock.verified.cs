@@ -19,7 +19,11 @@ namespace Demo.Transformers
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::Demo.Transformers.TransformerBlock ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::Demo.Transformers.TransformerBlock(this, context.Rewriter);
+        public global::Demo.Transformers.TransformerBlock ToPatchParallel(global::DistriGen.Runtime.PatchContext context)
+        {
+            // Member initialisers run again in the constructor below; their parameters are shape-only placeholders.
+            using (global::DistriGen.Tensors.TensorScope.ParameterPlaceholders()) return new global::Demo.Transformers.TransformerBlock(this, context.Rewriter);
+        }
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
@@ -32,6 +36,10 @@ namespace Demo.Transformers
             yield return ("norm3", this.Norm3);
             yield return ("ff", this.Ff);
         }
+
+        /// <summary>What band heights must be a multiple of: the strides of this module's convolutions times its children's alignments.</summary>
+        [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
+        public int BandAlignment => global::DistriGen.Runtime.PatchAlignment.Of(this.Ff);
 
         /// <summary>What the rewriting does with each member, known at compile time.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

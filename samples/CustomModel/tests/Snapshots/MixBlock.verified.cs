@@ -15,7 +15,11 @@ namespace CustomModel
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::CustomModel.MixBlock ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::CustomModel.MixBlock(this, context.Rewriter);
+        public global::CustomModel.MixBlock ToPatchParallel(global::DistriGen.Runtime.PatchContext context)
+        {
+            // Member initialisers run again in the constructor below; their parameters are shape-only placeholders.
+            using (global::DistriGen.Tensors.TensorScope.ParameterPlaceholders()) return new global::CustomModel.MixBlock(this, context.Rewriter);
+        }
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
@@ -24,6 +28,10 @@ namespace CustomModel
             yield return ("conv", this.Conv);
             yield return ("attention", this.Attention);
         }
+
+        /// <summary>What band heights must be a multiple of: the strides of this module's convolutions times its children's alignments.</summary>
+        [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
+        public int BandAlignment => global::DistriGen.Runtime.PatchAlignment.Of(this.Conv, this.Attention);
 
         /// <summary>What the rewriting does with each member, known at compile time.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

@@ -18,7 +18,11 @@ namespace CustomModel
 
         /// <summary>The patch-parallel variant of this module for one rank: the same parameters, with communicating layers.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
-        public global::CustomModel.TinyDenoiser ToPatchParallel(global::DistriGen.Runtime.PatchContext context) => new global::CustomModel.TinyDenoiser(this, context.Rewriter);
+        public global::CustomModel.TinyDenoiser ToPatchParallel(global::DistriGen.Runtime.PatchContext context)
+        {
+            // Member initialisers run again in the constructor below; their parameters are shape-only placeholders.
+            using (global::DistriGen.Tensors.TensorScope.ParameterPlaceholders()) return new global::CustomModel.TinyDenoiser(this, context.Rewriter);
+        }
 
         /// <summary>The submodules by their state-dict names.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
@@ -30,6 +34,10 @@ namespace CustomModel
             yield return ("gain", this.Gain);
             yield return ("conv_out", this.ConvOut);
         }
+
+        /// <summary>What band heights must be a multiple of: the strides of this module's convolutions times its children's alignments.</summary>
+        [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]
+        public int BandAlignment => global::DistriGen.Runtime.PatchAlignment.Of(this.ConvIn, this.Blocks, this.Down, this.ConvOut);
 
         /// <summary>What the rewriting does with each member, known at compile time.</summary>
         [global::System.CodeDom.Compiler.GeneratedCode("DistriGen.Generators", "0.1.0")]

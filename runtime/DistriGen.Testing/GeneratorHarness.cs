@@ -1,12 +1,17 @@
 using System.Collections.Immutable;
 using System.Reflection;
 using DistriGen.Generators;
+using DistriGen.Generators.Analysis;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.Diagnostics;
 
 namespace DistriGen.Testing;
 
-/// <summary>What one run of the generator produced.</summary>
+/// <summary>
+/// What one run of the generator produced. <see cref="GeneratorDiagnostics"/> are all of DistriGen's
+/// diagnostics: the generator's and its analyzer's (DG0004).
+/// </summary>
 public sealed record GeneratorOutput(
     IReadOnlyDictionary<string, string> Sources,
     ImmutableArray<Diagnostic> GeneratorDiagnostics,
@@ -28,8 +33,9 @@ public sealed record GeneratorOutput(
 public static class GeneratorHarness
 {
     /// <summary>
-    /// Compiles <paramref name="source"/> against the framework, DistriGen and <paramref name="references"/>
-    /// (assemblies whose types the source uses), runs the generator and returns what it made.
+    /// Compiles <paramref name="source"/> against the framework, DistriGen's assemblies and
+    /// <paramref name="references"/> (other assemblies whose types the source uses), runs the generator
+    /// and the analyzer and returns what they made.
     /// </summary>
     public static GeneratorOutput Run(string source, params Assembly[] references) =>
         Run(CreateCompilation([source], references));
@@ -41,7 +47,9 @@ public static class GeneratorHarness
         var result = driver.GetRunResult();
         var sources = result.Results.SelectMany(r => r.GeneratedSources)
             .ToDictionary(s => s.HintName, s => s.SourceText.ToString(), StringComparer.Ordinal);
-        return new GeneratorOutput(sources, diagnostics.AddRange(result.Diagnostics).Distinct().ToImmutableArray(), output.GetDiagnostics(), output, driver);
+        var analyzed = output.WithAnalyzers([new FunctionalCallAnalyzer()]).GetAnalyzerDiagnosticsAsync().GetAwaiter().GetResult();
+        var all = diagnostics.AddRange(result.Diagnostics).AddRange(analyzed).Distinct().ToImmutableArray();
+        return new GeneratorOutput(sources, all, output.GetDiagnostics(), output, driver);
     }
 
     /// <summary>A driver that records every pipeline step, for tests of incremental caching.</summary>
@@ -73,11 +81,13 @@ public static class GeneratorHarness
             new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
 
     /// <summary>
-    /// The framework's assemblies, every DistriGen assembly loaded here, and the given ones — not the
-    /// test's other dependencies, which may hold compiled copies of the very types under test.
+    /// The framework's assemblies, DistriGen's tensor engine and runtime, every other DistriGen assembly
+    /// loaded here, and the given ones — not the test's other dependencies, which may hold compiled copies
+    /// of the very types under test.
     /// </summary>
     public static IEnumerable<MetadataReference> References(IEnumerable<Assembly> extra)
     {
+        extra = extra.Concat([typeof(Tensors.Tensor).Assembly, typeof(Runtime.PatchParallelAttribute).Assembly]).Distinct().ToList();
         var paths = new HashSet<string>(StringComparer.Ordinal);
         var frameworkDirectory = Path.GetDirectoryName(typeof(object).Assembly.Location)!;
         if (AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES") is string tpa)
