@@ -44,6 +44,8 @@ public sealed class ContractTests
         { "DG0004", "public Tensor Forward(Tensor x) => Helpers.Blur(x); } public static class Helpers { public static Tensor Blur(Tensor x) => Ops.Conv2d(x, x, null, 1, default);" },
         { "DG0004", "public Tensor Forward(Tensor x) { Func<Tensor, Tensor, Tensor, int, bool, Tensor> f = Ops.Attention; return f(x, x, x, 1, false); }" },
         { "DG0003", "public Blur Smooth { get; } = new(); } public sealed class Blur : Module {" },
+        { "DG0009", "public static Conv2d Shared { get; } = new(4, 4, 3, padding: 1);" },
+        { "DG0004", "private readonly Func<Tensor, Tensor> _blur = x => Ops.Conv2d(x, x, null, 1, default);" },
         { "DG0005", "public Generic<int> Inner { get; } = new(); } [PatchParallel] public sealed partial class Generic<T> : Module {" },
     };
 

@@ -40,15 +40,16 @@ namespace DistriGen.Generators.Analysis
             context.EnableConcurrentExecution();
             context.RegisterCompilationStartAction(start =>
             {
-                var bodies = new ConcurrentDictionary<IMethodSymbol, List<Use>>(SymbolEqualityComparer.Default);
+                // Methods, accessors, and field or property initialisers, each with what it calls.
+                var bodies = new ConcurrentDictionary<ISymbol, List<Use>>(SymbolEqualityComparer.Default);
                 start.RegisterOperationBlockAction(block =>
                 {
-                    if (!(block.OwningSymbol is IMethodSymbol method)) return;
                     var uses = new List<Use>();
                     foreach (var root in block.OperationBlocks)
                         foreach (var operation in root.DescendantsAndSelf())
                             if (Target(operation) is { } target) uses.Add(new Use(target, operation.Syntax.GetLocation()));
-                    bodies[method.OriginalDefinition] = uses;
+                    var owner = block.OwningSymbol is IMethodSymbol method ? method.OriginalDefinition : block.OwningSymbol;
+                    bodies.AddOrUpdate(owner, uses, (_, existing) => { lock (existing) existing.AddRange(uses); return existing; });
                 });
                 start.RegisterCompilationEndAction(end =>
                 {
@@ -78,7 +79,7 @@ namespace DistriGen.Generators.Analysis
         /// The spatial operation <paramref name="method"/> is or leads to, and the helpers on the way; null
         /// when it leads to none. Other [PatchParallel] classes are not entered: they are checked themselves.
         /// </summary>
-        private static Path? Find(IMethodSymbol method, ConcurrentDictionary<IMethodSymbol, List<Use>> bodies, HashSet<IMethodSymbol> seen, int depth)
+        private static Path? Find(IMethodSymbol method, ConcurrentDictionary<ISymbol, List<Use>> bodies, HashSet<IMethodSymbol> seen, int depth)
         {
             if (Symbols.MetadataName(method.ContainingType) == KnownTypes.Ops && SpatialFunctions.TryGetValue(method.Name, out var layer))
                 return new Path("Ops." + method.Name, layer, ImmutableList<string>.Empty);
@@ -90,13 +91,13 @@ namespace DistriGen.Generators.Analysis
             return null;
         }
 
-        private static string Where(IMethodSymbol method, ImmutableList<string> through)
+        private static string Where(ISymbol owner, ImmutableList<string> through)
         {
-            string name = method.MethodKind switch
+            string name = owner switch
             {
-                MethodKind.Constructor => ".ctor",
-                MethodKind.PropertyGet or MethodKind.PropertySet => method.AssociatedSymbol?.Name ?? method.Name,
-                _ => method.Name,
+                IMethodSymbol { MethodKind: MethodKind.Constructor } => ".ctor",
+                IMethodSymbol { MethodKind: MethodKind.PropertyGet or MethodKind.PropertySet } accessor => accessor.AssociatedSymbol?.Name ?? accessor.Name,
+                _ => owner.Name,
             };
             return through.Count == 0 ? name : $"{name}' through '{string.Join("' → '", through)}";
         }

@@ -28,7 +28,15 @@ namespace DistriGen.Generators.Parsing
             foreach (var member in owner.GetMembers())
             {
                 ct.ThrowIfCancellationRequested();
-                if (member.IsStatic) continue;
+                if (member.IsStatic)
+                {
+                    // One module shared by every instance is never rewritten.
+                    if (member is IFieldSymbol { IsImplicitlyDeclared: false } or IPropertySymbol && TypeOf(member) is { } staticType
+                        && (ContainerShape.Of(staticType).Element is { } e && Symbols.IsModule(e) || ContainerShape.Of(staticType).Unsupported != null))
+                        diagnostics.Add(ModuleParser.Diagnostic(DiagnosticDescriptors.UnsupportedContainer, member.Locations.FirstOrDefault(),
+                            member.Name, owner.Name, "a static member (shared by every instance, so never rewritten)"));
+                    continue;
+                }
                 if (member is IPropertySymbol property)
                 {
                     if (!property.IsIndexer && !autoProperties.Contains(property)) CheckComputed(owner, property, compilation, diagnostics, ct);
@@ -83,6 +91,13 @@ namespace DistriGen.Generators.Parsing
             return new MemberSpec(named.Name, StateName(named), kind.Value, shape.Collection, typeName,
                 shape.Element.ToDisplayString(Symbols.FullyQualified), optional);
         }
+
+        private static ITypeSymbol? TypeOf(ISymbol member) => member switch
+        {
+            IFieldSymbol field => field.Type,
+            IPropertySymbol property => property.Type,
+            _ => null,
+        };
 
         private static MemberSpec Copied(string name, string typeName, bool optional) =>
             new MemberSpec(name, Naming.ToSnakeCase(name), MemberKind.Copied, CollectionKind.None, typeName, typeName, optional);
