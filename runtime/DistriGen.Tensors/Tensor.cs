@@ -218,7 +218,7 @@ public sealed class Tensor : IDisposable
 
     public static string Format(ReadOnlySpan<int> shape) => "(" + string.Join(", ", shape.ToArray()) + ")";
 
-    internal static int ElementCount(ReadOnlySpan<int> shape)
+    public static int ElementCount(ReadOnlySpan<int> shape)
     {
         long n = 1;
         foreach (var d in shape)

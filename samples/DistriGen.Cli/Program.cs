@@ -18,6 +18,7 @@ public static class Program
             EncodePromptCommand.Create(),
             CompareCommand.Create(),
             EvalUnetCommand.Create(),
+            ConvertCommand.Create(),
             PlanCommand.Create(),
             BenchCommand.Create(),
         };

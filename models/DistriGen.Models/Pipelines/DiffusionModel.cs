@@ -6,14 +6,14 @@ using DistriGen.Tensors.Nn;
 namespace DistriGen.Models.Pipelines;
 
 /// <summary>
-/// A model folder in diffusers layout: unet/ (config.json + weights), scheduler/, and optionally vae/
+/// A model: a folder in diffusers layout, or a single-file checkpoint read into the same parts. The folder: unet/ (config.json + weights), scheduler/, and optionally vae/
 /// (latent models; without it the model works in pixel space), the text side (CLIP tokenizer/ +
 /// text_encoder/, SDXL's _2 pair, or the token-embedding encoder of small models) and model_index.json.
 /// Weights may be F32, F16 or BF16, in one file or sharded.
 /// </summary>
 public sealed class DiffusionModel
 {
-    private DiffusionModel(string directory, UNet2DConditionModel unet, AutoencoderKL? vae, SchedulerConfig scheduler, IPromptEncoder? textEncoder)
+    internal DiffusionModel(string directory, UNet2DConditionModel unet, AutoencoderKL? vae, SchedulerConfig scheduler, IPromptEncoder? textEncoder)
     {
         Directory = directory;
         Unet = unet;
@@ -37,13 +37,19 @@ public sealed class DiffusionModel
     public int ImageScale => Vae?.Config.ScaleFactor ?? 1;
 
     /// <summary>
-    /// Loads the folder, the UNet and VAE weights straight onto <paramref name="device"/> (default: the
-    /// current device); <paramref name="textEncoder"/> false skips the text side (embeddings come from a file).
+    /// Loads a diffusers folder or a single-file checkpoint in the original layout (SD 1.x, 2.x, SDXL;
+    /// <paramref name="configDirectory"/> gives a diffusers folder's configs for a file the built-in ones do
+    /// not describe), the UNet and VAE weights straight onto <paramref name="device"/> (default: the current
+    /// device); <paramref name="textEncoder"/> false skips the text side (embeddings come from a file).
     /// </summary>
     public static DiffusionModel Load(string directory, SchedulerKind? schedulerOverride = null, bool textEncoder = true,
-        Device? device = null)
+        Device? device = null, string? configDirectory = null)
     {
-        if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"No model folder at {directory}.");
+        if (File.Exists(directory))
+            return Checkpoints.SingleFileModel.Load(directory, configDirectory, schedulerOverride, textEncoder, device ?? Device.Current);
+        if (!System.IO.Directory.Exists(directory)) throw new DirectoryNotFoundException($"No model folder or checkpoint file at {directory}.");
+        if (configDirectory is not null)
+            throw new ArgumentException($"--config is for single-file checkpoints; {directory} is a diffusers folder with its own configs.");
         var index = ModelIndex.Load(directory);
         var (unet, vae, unetConfigPath) = LoadNetworks(directory, device ?? Device.Current);
         var scheduler = SchedulerConfig.Load(Path.Combine(directory, "scheduler", "scheduler_config.json"), schedulerOverride);
@@ -72,7 +78,7 @@ public sealed class DiffusionModel
     }
 
     /// <summary>The text encoders' widths must be what the UNet was trained on.</summary>
-    private static void CheckWidths(IPromptEncoder text, UNetConfig unet, string unetConfigPath)
+    internal static void CheckWidths(IPromptEncoder text, UNetConfig unet, string unetConfigPath)
     {
         if (text.EmbeddingDim != unet.CrossAttentionDim[0])
             throw new ModelConfigException(unetConfigPath,

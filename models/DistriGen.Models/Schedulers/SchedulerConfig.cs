@@ -58,7 +58,8 @@ public sealed record SchedulerConfig
             // clip_sample belongs to DDIM: read it from a DDIM config (default true there), apply it only when DDIM runs.
             ClipSample = (native == SchedulerKind.Ddim ? r.Bool("clip_sample", true) : r.Bool("clip_sample", false)) && kind == SchedulerKind.Ddim,
             ClipSampleRange = r.Double("clip_sample_range", 1.0),
-            SetAlphaToOne = native == SchedulerKind.Ddim ? r.Bool("set_alpha_to_one", true) : true,
+            // DDIM's; configs of other schedulers carry it (and PNDM's skip_prk_steps) over from the pipeline they came from.
+            SetAlphaToOne = r.Bool("set_alpha_to_one", true) || native != SchedulerKind.Ddim,
             SolverOrder = r.Int("solver_order", 2),
             LowerOrderFinal = r.Bool("lower_order_final", true),
             EulerAtFinal = r.Bool("euler_at_final", false),
@@ -72,6 +73,7 @@ public sealed record SchedulerConfig
             throw new ModelConfigException(r.File, $"'prediction_type' = \"{config.PredictionType}\" is not supported by {kind} (supported: {string.Join(", ", predictions)}).");
         if (config.SolverOrder is not (1 or 2))
             throw new ModelConfigException(r.File, $"'solver_order' = {config.SolverOrder} is not supported (supported: 1, 2).");
+        _ = r.Bool("skip_prk_steps", true);
         r.Require("trained_betas", [null]);
         r.Require("thresholding", false);
         r.Require("dynamic_thresholding_ratio", 0.995);

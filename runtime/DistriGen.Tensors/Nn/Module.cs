@@ -76,6 +76,15 @@ public abstract class Module
     }
 
     /// <summary>
+    /// Tells every module below this one that parameter values were changed in place (e.g. a LoRA merged
+    /// into them), so derived data (a transposed weight, a backend's reordered copy) is made again.
+    /// </summary>
+    public void ParametersChanged()
+    {
+        foreach (var (_, module) in NamedModules()) module.OnParametersLoaded();
+    }
+
+    /// <summary>
     /// Fills every parameter with seeded random values of a sensible scale (weights ~ N(0, 1/fan_in),
     /// norm scales near 1, small biases): for benchmarks and tests at real sizes without real weights.
     /// </summary>

@@ -11,17 +11,20 @@ internal static class EvalUnetCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "A diffusers model folder.", Required = true };
+        var model = new Option<string>("--model") { Description = "A diffusers model folder or a single-file checkpoint.", Required = true };
+        var config = ModelOptions.ConfigOption();
+        var lora = LoraOptions.Create();
         var inputs = new Option<string>("--inputs") { Description = "safetensors with sample, timestep, encoder_hidden_states (and text_embeds, time_ids for SDXL).", Required = true };
         var output = new Option<string>("--out") { Description = "Where to write unet_out.", Required = true };
         var device = ModelOptions.DeviceOption();
         var precision = ModelOptions.PrecisionOption();
-        var command = new Command("eval-unet", "Run the UNet once on given inputs.") { model, inputs, output, device, precision };
+        var command = new Command("eval-unet", "Run the UNet once on given inputs.") { model, inputs, output, device, precision, config, lora };
         command.SetAction(parse =>
         {
             AtomicFile.CheckWritable(parse.GetValue(output)!, "--out");
             var on = ParallelSetup.Single(1, ModelOptions.ParseDevice(parse, device, precision)).FirstDevice;
-            var loaded = DiffusionModel.Load(parse.GetValue(model)!, textEncoder: false, device: on);
+            var loaded = DiffusionModel.Load(parse.GetValue(model)!, textEncoder: false, device: on, configDirectory: parse.GetValue(config));
+            LoraOptions.Apply(loaded, parse.GetValue(lora), quiet: true);
             var path = parse.GetValue(inputs)!;
             using var conditioning = Conditioning.Load(path).To(on);
             using var file = SafeTensorsFile.Open(path);

@@ -13,7 +13,13 @@ namespace DistriGen.Cli.Commands;
 /// <summary>The options that say which model runs, on what, and how it is spread over ranks.</summary>
 internal sealed class ModelOptions
 {
-    public Option<string?> Model { get; } = new("--model") { Description = "A diffusers model folder (unet/, scheduler/, optional vae/, text_encoder/, tokenizer/). Default: the built-in 'shapes' model." };
+    public Option<string?> Model { get; } = new("--model")
+    {
+        Description = "A diffusers model folder (unet/, scheduler/, optional vae/, text_encoder/, tokenizer/) or a single-file SD 1.x/2.x/SDXL " +
+            "checkpoint (.safetensors, original layout). Default: the built-in 'shapes' model.",
+    };
+    public Option<string?> Config { get; } = ConfigOption();
+    public Option<string[]> Lora { get; } = LoraOptions.Create();
     public Option<int?> Steps { get; } = new("--steps") { Description = "Denoising steps (default: 30 for the built-in model, else 50)." };
     public Option<float?> Guidance { get; } = new("--guidance") { Description = "Classifier-free guidance scale (default: 2 for the built-in model, else 7.5)." };
     public Option<float> GuidanceRescale { get; } = new("--guidance-rescale") { Description = "diffusers' guidance_rescale (0 = off).", DefaultValueFactory = _ => 0f };
@@ -38,6 +44,13 @@ internal sealed class ModelOptions
     public Option<string> Precision { get; } = PrecisionOption();
     public Option<double?> CommTimeout { get; } = new("--comm-timeout") { Description = "Seconds a rank waits for another before it stops with an error (default: DISTRIGEN_COMM_TIMEOUT, else 120)." };
 
+    /// <summary>--config: a diffusers folder's configs for a single-file checkpoint.</summary>
+    public static Option<string?> ConfigOption() => new("--config")
+    {
+        Description = "For a single-file checkpoint: a diffusers folder whose configs (unet/, vae/, scheduler/, text encoders, tokenizers) " +
+            "describe it, instead of the built-in ones of its family.",
+    };
+
     /// <summary>--device, shared by the commands that run a model.</summary>
     public static Option<string> DeviceOption() => new("--device")
     {
@@ -61,7 +74,7 @@ internal sealed class ModelOptions
 
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, NegativePrompt, ClipSkip, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, DistriFuserGn, SplitBatch, PcppRatio, Backend, VaeParallel, Device, Precision, CommTimeout })
+        foreach (var option in new Option[] { Model, Steps, Guidance, GuidanceRescale, Seed, Size, Scheduler, NegativePrompt, ClipSkip, Embeddings, InitNoise, Ranks, ThreadsPerRank, Parallelism, WarmupSteps, GnMode, DistriFuserGn, SplitBatch, PcppRatio, Backend, VaeParallel, Device, Precision, CommTimeout, Config, Lora })
             command.Options.Add(option);
     }
 
@@ -90,7 +103,8 @@ internal sealed class ModelOptions
         var schedulerName = parse.GetValue(Scheduler);
         var embeddings = parse.GetValue(Embeddings);
         var model = DiffusionModel.Load(directory, schedulerName is null ? null : Models.Schedulers.Schedulers.ParseKind(schedulerName),
-            textEncoder: embeddings is null, device: setup.FirstDevice);
+            textEncoder: embeddings is null, device: setup.FirstDevice, configDirectory: parse.GetValue(Config));
+        LoraOptions.Apply(model, parse.GetValue(Lora), quiet: Runtime.Communication.MpiWorld.Current?.Rank is > 0);
 
         var defaults = builtIn
             ? BuiltInModel.Defaults
