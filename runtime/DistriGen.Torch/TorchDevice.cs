@@ -12,16 +12,20 @@ namespace DistriGen.Torch;
 /// </summary>
 public sealed class TorchDevice : Device
 {
-    private static readonly ConcurrentDictionary<(DeviceType Type, int Index, torch.ScalarType Precision), TorchDevice> Devices = new();
+    private static readonly ConcurrentDictionary<(DeviceType Type, int Index, torch.ScalarType Precision, bool ChannelsLast), TorchDevice> Devices = new();
 
-    private TorchDevice(DeviceType type, int index, torch.ScalarType precision)
+    private TorchDevice(DeviceType type, int index, torch.ScalarType precision, bool channelsLast)
     {
         Target = type == DeviceType.CUDA ? new torch.Device(type, index) : new torch.Device(type);
         Precision = precision;
-        string where = type == DeviceType.CUDA ? $"cuda:{index}" : "torch-cpu";
+        ChannelsLast = channelsLast;
+        string where = type == DeviceType.CUDA ? $"cuda:{index}" : channelsLast ? "torch-cpu-nhwc" : "torch-cpu";
         Name = precision == torch.ScalarType.Float32 ? where : $"{where} ({PrecisionName(precision)})";
         Kernels = new TorchKernels(this);
     }
+
+    /// <summary>Whether 4-D tensors are kept in channels-last (NHWC) memory, with NCHW shapes.</summary>
+    public bool ChannelsLast { get; }
 
     public override string Name { get; }
     public override IDeviceKernels Kernels { get; }
@@ -37,8 +41,8 @@ public sealed class TorchDevice : Device
         if (Target.type == DeviceType.CUDA) torch.cuda.synchronize(Target);
     }
 
-    /// <summary>LibTorch on the CPU.</summary>
-    public static TorchDevice Cpu(string precision = "fp32") => Get(DeviceType.CPU, 0, precision);
+    /// <summary>LibTorch on the CPU (with <paramref name="channelsLast"/>, 4-D tensors in NHWC memory).</summary>
+    public static TorchDevice Cpu(string precision = "fp32", bool channelsLast = false) => Get(DeviceType.CPU, 0, precision, channelsLast);
 
     /// <summary>CUDA GPU <paramref name="index"/>; an error naming the count when there is no such GPU.</summary>
     public static TorchDevice Cuda(int index, string precision = "fp32")
@@ -49,7 +53,7 @@ public sealed class TorchDevice : Device
             throw new TorchUnavailableException(count == 0
                 ? "--device cuda: LibTorch sees no CUDA GPU (the CPU build of LibTorch is referenced, or no driver is installed)."
                 : $"--device cuda:{index}: LibTorch sees {count} GPU(s), indices 0 to {count - 1}.");
-        return Get(DeviceType.CUDA, index, precision);
+        return Get(DeviceType.CUDA, index, precision, channelsLast: false);
     }
 
     /// <summary>GPUs LibTorch can use (0 with the CPU build).</summary>
@@ -77,10 +81,10 @@ public sealed class TorchDevice : Device
         _ => "fp32",
     };
 
-    private static TorchDevice Get(DeviceType type, int index, string precision)
+    private static TorchDevice Get(DeviceType type, int index, string precision, bool channelsLast)
     {
         var scalar = ParsePrecision(precision);
         TorchLibrary.EnsureLoaded();
-        return Devices.GetOrAdd((type, index, scalar), key => new TorchDevice(key.Type, key.Index, key.Precision));
+        return Devices.GetOrAdd((type, index, scalar, channelsLast), key => new TorchDevice(key.Type, key.Index, key.Precision, key.ChannelsLast));
     }
 }

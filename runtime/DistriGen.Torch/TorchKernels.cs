@@ -24,14 +24,14 @@ internal sealed class TorchKernels(TorchDevice device) : IDeviceKernels
     public Tensor Empty(int[] shape) => Run(() => torch.empty(Longs(shape), torch.ScalarType.Float32, device.Target));
 
     public Tensor Parameter(int[] shape) =>
-        Run(() => torch.zeros(Longs(shape), device.Precision, device.Target), tracked: false);
+        Run(() => Placed(torch.zeros(Longs(shape), device.Precision, device.Target)), tracked: false);
 
     public Tensor FromHost(ReadOnlySpan<float> values, int[] shape)
     {
         using var scope = torch.NewDisposeScope();
         var host = HostTensor(values, shape);
         var placed = device.Target.type == DeviceType.CPU ? host : host.to(device.Target);
-        return Wrap(placed, tracked: true);
+        return Wrap(Placed(placed), tracked: true);
     }
 
     public void CopyToHost(Tensor x, Span<float> destination)
@@ -176,10 +176,17 @@ internal sealed class TorchKernels(TorchDevice device) : IDeviceKernels
         Run(OpCategory.Layout, () => F.interpolate(T(x), size: [outH, outW], mode: torch.InterpolationMode.Nearest));
 
     public Tensor ToTokens(Tensor x) => Run(OpCategory.Layout, () =>
-        T(x).permute(0, 2, 3, 1).reshape(x.Dim(0), (long)x.Dim(2) * x.Dim(3), x.Dim(1)));
+    {
+        var tokens = T(x).permute(0, 2, 3, 1).reshape(x.Dim(0), (long)x.Dim(2) * x.Dim(3), x.Dim(1));
+        // From channels-last memory this is a view of x: tokens get their own memory, as on the host.
+        return TorchPointers.SameStorage(tokens, T(x)) ? tokens.clone() : tokens;
+    });
 
     public Tensor FromTokens(Tensor x, int h, int w) => Run(OpCategory.Layout, () =>
-        T(x).reshape(x.Dim(0), h, w, x.Dim(2)).permute(0, 3, 1, 2).contiguous());
+    {
+        var image = T(x).reshape(x.Dim(0), h, w, x.Dim(2)).permute(0, 3, 1, 2);
+        return device.ChannelsLast ? image.clone() : image.contiguous();
+    });
 
     public Tensor Embedding(Tensor table, ReadOnlySpan<int> ids, int batch, int length)
     {
@@ -224,8 +231,15 @@ internal sealed class TorchKernels(TorchDevice device) : IDeviceKernels
 
     private static TorchTensor[] All(IReadOnlyList<Tensor> parts) => parts.Select(T).ToArray();
 
-    /// <summary>A slice as a tensor of its own (narrow gives a view that would share its source's memory).</summary>
-    private static TorchTensor Copy(TorchTensor view) => view.is_contiguous() ? view.clone() : view.contiguous();
+    /// <summary>
+    /// A slice as a tensor of its own (narrow gives a view that would share its source's memory); clone
+    /// keeps a dense slice's memory format (channels-last stays channels-last).
+    /// </summary>
+    private static TorchTensor Copy(TorchTensor view) => view.clone();
+
+    /// <summary>A 4-D tensor in the device's memory format (NHWC memory with NCHW shape on a channels-last device).</summary>
+    private TorchTensor Placed(TorchTensor t) =>
+        device.ChannelsLast && t.shape.Length == 4 ? t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : t;
 
     private static TorchTensor Activate(TorchTensor y, Activation activation) => activation == Activation.Silu ? F.silu(y) : y;
 

@@ -117,23 +117,24 @@ public sealed class ReliabilityCliTests : IDisposable
         int? stopped = null;
         try
         {
+            var outputs = Temp("rank-output");
             var r = await ToolProcess.RunMpi(
-                [(2, ["generate", "a red square on light background", "--size", "64x64", "--steps", "30", "--ranks", "2", "--threads-per-rank", "1",
-                    "--comm-timeout", "3", "--out", Temp("stopped.png")])],
+                [(2, ["generate", "a red square on light background", "--size", "64x64", "--steps", "500", "--ranks", "2",
+                    "--threads-per-rank", "1", "--comm-timeout", "3", "--out", Temp("stopped.png")])],
                 new Dictionary<string, string> { ["DISTRIGEN_TEST_MARKER"] = marker },
                 _ =>
                 {
-                    // Rank 1 stops (SIGSTOP) once it has started.
-                    var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-                    while (stopped is null && DateTime.UtcNow < deadline)
-                    {
-                        stopped = RankProcess(marker, 1);
-                        Thread.Sleep(200);
-                    }
-                    Thread.Sleep(1500);
+                    // Rank 1 stops (SIGSTOP) once rank 0 has printed its header: both ranks are past MPI's start-up
+                    // (which has no timeout of ours) and about to exchange. However loaded the machine, 500 steps
+                    // leave the run unfinished by then.
+                    var header = Path.Combine(outputs, "1", "rank.0", "stdout");
+                    var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+                    while (DateTime.UtcNow < deadline && !(File.Exists(header) && File.ReadAllText(header).Contains("model")))
+                        Thread.Sleep(100);
+                    stopped = RankProcess(marker, 1);
                     if (stopped is { } pid) Signal("STOP", pid);
                 },
-                TimeSpan.FromSeconds(90));
+                TimeSpan.FromSeconds(120), outputs);
             Assert.NotNull(stopped);
             Assert.NotEqual(0, r.ExitCode);
             Assert.Contains("waited 3 s for rank 1", r.All);

@@ -32,9 +32,11 @@ internal static class ToolProcess
     /// the tool's arguments for its ranks.
     /// </summary>
     public static Task<Result> RunMpi(IReadOnlyList<(int Ranks, string[] Args)> contexts, IDictionary<string, string>? environment = null,
-        Action<Process>? whileRunning = null, TimeSpan? timeout = null)
+        Action<Process>? whileRunning = null, TimeSpan? timeout = null, string? outputDirectory = null)
     {
         var args = new List<string> { "--allow-run-as-root", "--oversubscribe", "--bind-to", "none" };
+        // Each rank's output is also written as it comes to DIR/1/rank.N/stdout, for tests that act on progress.
+        if (outputDirectory is not null) args.AddRange(["--output-filename", outputDirectory]);
         for (int i = 0; i < contexts.Count; i++)
         {
             if (i > 0) args.Add(":");

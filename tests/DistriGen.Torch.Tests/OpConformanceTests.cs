@@ -70,18 +70,26 @@ public sealed class OpConformanceTests
         ["timestep embedding"] = ([], _ => Ops.TimestepEmbedding([1f, 981f], 16, true, 0f)),
     };
 
-    public static TheoryData<string> Names => new(Cases.Keys);
+    public static TheoryData<string, bool> Names()
+    {
+        var data = new TheoryData<string, bool>();
+        foreach (var name in Cases.Keys)
+            foreach (var channelsLast in new[] { false, true })
+                data.Add(name, channelsLast);
+        return data;
+    }
 
     [Theory]
     [MemberData(nameof(Names))]
-    public void TorchCpuMatchesTheManagedKernels(string name)
+    public void TorchCpuMatchesTheManagedKernels(string name, bool channelsLast)
     {
         var (shapes, run) = Cases[name];
+        var target = channelsLast ? CpuChannelsLast : Target;
         var inputs = shapes.Select((shape, i) => Normal(100 + i, shape)).ToArray();
         var expected = OnManagedHost(() => run(inputs.Select(t => t.Clone()).ToArray()));
-        using var onDevice = Device.Use(Target);
-        var actual = run(inputs.Select(t => Ops.To(t, Target)).ToArray());
-        Assert.Same(Target, actual.Device);
+        using var onDevice = Device.Use(target);
+        var actual = run(inputs.Select(t => Ops.To(t, target)).ToArray());
+        Assert.Same(target, actual.Device);
         Assert.Equal(expected.Shape, actual.Shape);
         Assert.InRange(ResultMetrics.RelativeError(actual, expected), 0, 2e-6);
     }

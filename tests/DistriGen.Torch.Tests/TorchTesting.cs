@@ -23,6 +23,9 @@ internal static class TorchTesting
     /// <summary>LibTorch's CPU device (for tests of names and choices, whatever the device under test).</summary>
     public static TorchDevice Cpu => TorchDevice.Cpu();
 
+    /// <summary>LibTorch's CPU device with 4-D tensors in channels-last memory.</summary>
+    public static TorchDevice CpuChannelsLast => TorchDevice.Cpu(channelsLast: true);
+
     /// <summary>Loads LibTorch (with the opt-in above).</summary>
     public static void Load() => TorchLibrary.EnsureLoaded();
 

@@ -53,8 +53,9 @@ public static class ComputeBackends
                 var requested = OpenBlasBackend.TryLoad(out var why) ?? throw new InvalidOperationException($"The OpenBLAS backend was requested but {why}.");
                 _reason = $"OpenBLAS requested ({requested.LibraryPath})";
                 return _current = requested;
-            case "onednn" or "onednn-winograd":
-                var dnnl = DnnlBackend.TryLoad(out var dnnlWhy, winograd: key == "onednn-winograd") ?? throw new InvalidOperationException($"The oneDNN backend was requested but {dnnlWhy}.");
+            case "onednn" or "onednn-winograd" or "onednn-bf16":
+                var dnnl = DnnlBackend.TryLoad(out var dnnlWhy, winograd: key == "onednn-winograd", bfloat16: key == "onednn-bf16")
+                    ?? throw new InvalidOperationException($"The oneDNN backend was requested but {dnnlWhy}.");
                 _reason = $"{dnnl.Name} requested ({dnnl.LibraryPath})";
                 return _current = dnnl;
             case "auto":
@@ -67,7 +68,7 @@ public static class ComputeBackends
                 _reason = blas is null ? $"{noDnnl}; {noBlas}; using the managed kernels" : $"{noDnnl}; found {blas.LibraryPath}";
                 return _current = blas is null ? ManagedBackend.Instance : blas;
             default:
-                throw new ArgumentException($"Unknown compute backend '{name}'. Use auto, managed, openblas, onednn or onednn-winograd.", nameof(name));
+                throw new ArgumentException($"Unknown compute backend '{name}'. Use auto, managed, openblas, onednn, onednn-winograd or onednn-bf16.", nameof(name));
         }
     }
 }

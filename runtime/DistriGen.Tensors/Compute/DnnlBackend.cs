@@ -11,12 +11,13 @@ namespace DistriGen.Tensors.Compute;
 /// relative error of a few 1e-6 per layer (direct: about 1e-7) and four times the memory for those
 /// layers' reordered weights.
 /// </summary>
-public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, ITransposedGemmBackend
+public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, ITransposedGemmBackend, ILinearBackend, IBFloat16Gemm
 {
     private const int QuerySrcMd = 129, QueryWeightsMd = 131, QueryDstMd = 133;
+    private const int FormatAb = 3;
     /// <summary>sizeof(dnnl_memory_desc_t) in oneDNN 2.x.</summary>
     private const int MemoryDescBytes = 696;
-    private const int F32 = 3, FormatAny = 1, FormatA = 2, FormatAbcd = 5, ForwardInference = 96, ConvolutionDirect = 1, ConvolutionWinograd = 2, EngineCpu = 1, StreamInOrder = 1;
+    private const int Bf16 = 2, F32 = 3, FormatAny = 1, FormatA = 2, FormatAbcd = 5, ForwardInference = 96, ConvolutionDirect = 1, ConvolutionWinograd = 2, EngineCpu = 1, StreamInOrder = 1;
     private const int ArgSrc = 1, ArgDst = 17, ArgWeights = 33, ArgBias = 41;
     private const int DescriptorBytes = 16384;
 
@@ -25,6 +26,8 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
     private readonly delegate* unmanaged<nint*, int, nuint, int> _engineCreate;
     private readonly delegate* unmanaged<nint*, nint, uint, int> _streamCreate;
     private readonly delegate* unmanaged<void*, int, long*, int, int, int> _memoryDescInit;
+    private readonly delegate* unmanaged<void*, int, long*, int, long*, int> _memoryDescInitByStrides;
+    private readonly delegate* unmanaged<void*, void*, void*, void*, void*, int> _matmulDescInit;
     private readonly delegate* unmanaged<void*, int, int, void*, void*, void*, void*, long*, long*, long*, int> _convolutionDescInit;
     private readonly delegate* unmanaged<nint*, void*, nint, nint, nint, int> _primitiveDescCreate;
     private readonly delegate* unmanaged<nint*, nint, int> _primitiveCreate;
@@ -39,16 +42,25 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
     private readonly delegate* unmanaged<nint, int> _streamWait;
     private readonly delegate* unmanaged<sbyte, sbyte, long, long, long, float, float*, long, float*, long, float, float*, long, int> _sgemm;
     private readonly delegate* unmanaged<int, void> _ompSetNumThreads;
+    private readonly delegate* unmanaged<nint*, int> _attrCreate;
+    private readonly delegate* unmanaged<nint, int> _attrDestroy;
+    private readonly delegate* unmanaged<nint*, int> _postOpsCreate;
+    private readonly delegate* unmanaged<nint, int> _postOpsDestroy;
+    private readonly delegate* unmanaged<nint, float, int> _postOpsAppendSum;
+    private readonly delegate* unmanaged<nint, nint, int> _attrSetPostOps;
 
     [ThreadStatic] private static ThreadState? _state;
 
-    private DnnlBackend(nint dnnl, nint gomp, string path, bool winograd)
+    private DnnlBackend(nint dnnl, nint gomp, string path, bool winograd, bool bfloat16)
     {
         LibraryPath = path;
         Winograd = winograd;
+        BFloat16 = bfloat16;
         _engineCreate = (delegate* unmanaged<nint*, int, nuint, int>)NativeLibrary.GetExport(dnnl, "dnnl_engine_create");
         _streamCreate = (delegate* unmanaged<nint*, nint, uint, int>)NativeLibrary.GetExport(dnnl, "dnnl_stream_create");
         _memoryDescInit = (delegate* unmanaged<void*, int, long*, int, int, int>)NativeLibrary.GetExport(dnnl, "dnnl_memory_desc_init_by_tag");
+        _memoryDescInitByStrides = (delegate* unmanaged<void*, int, long*, int, long*, int>)NativeLibrary.GetExport(dnnl, "dnnl_memory_desc_init_by_strides");
+        _matmulDescInit = (delegate* unmanaged<void*, void*, void*, void*, void*, int>)NativeLibrary.GetExport(dnnl, "dnnl_matmul_desc_init");
         _convolutionDescInit = (delegate* unmanaged<void*, int, int, void*, void*, void*, void*, long*, long*, long*, int>)NativeLibrary.GetExport(dnnl, "dnnl_convolution_forward_desc_init");
         _primitiveDescCreate = (delegate* unmanaged<nint*, void*, nint, nint, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_desc_create");
         _primitiveCreate = (delegate* unmanaged<nint*, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_create");
@@ -63,6 +75,12 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         _streamWait = (delegate* unmanaged<nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_stream_wait");
         _sgemm = (delegate* unmanaged<sbyte, sbyte, long, long, long, float, float*, long, float*, long, float, float*, long, int>)NativeLibrary.GetExport(dnnl, "dnnl_sgemm");
         _ompSetNumThreads = (delegate* unmanaged<int, void>)NativeLibrary.GetExport(gomp, "omp_set_num_threads");
+        _attrCreate = (delegate* unmanaged<nint*, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_attr_create");
+        _attrDestroy = (delegate* unmanaged<nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_attr_destroy");
+        _postOpsCreate = (delegate* unmanaged<nint*, int>)NativeLibrary.GetExport(dnnl, "dnnl_post_ops_create");
+        _postOpsDestroy = (delegate* unmanaged<nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_post_ops_destroy");
+        _postOpsAppendSum = (delegate* unmanaged<nint, float, int>)NativeLibrary.GetExport(dnnl, "dnnl_post_ops_append_sum");
+        _attrSetPostOps = (delegate* unmanaged<nint, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_attr_set_post_ops");
         KeepFreedMemory();
     }
 
@@ -81,14 +99,20 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         mallopt(TrimThreshold, 1 << 30);
     }
 
-    public string Name => Winograd ? "oneDNN, Winograd 3×3" : "oneDNN";
+    public string Name => BFloat16 ? "oneDNN, bf16" : Winograd ? "oneDNN, Winograd 3×3" : "oneDNN";
 
     /// <summary>Whether 3×3 stride-1 convolutions use Winograd's algorithm (where oneDNN has it for the shape).</summary>
     public bool Winograd { get; }
+
+    /// <summary>
+    /// Whether convolutions and linear layers multiply in bfloat16 (weights and activations rounded to bf16,
+    /// float32 accumulation and output), on the CPU's AVX512_BF16 instructions.
+    /// </summary>
+    public bool BFloat16 { get; }
     public string LibraryPath { get; }
 
     /// <summary>Loads oneDNN (and OpenMP) if the machine has them; null otherwise, with the reason.</summary>
-    public static DnnlBackend? TryLoad(out string why, bool winograd = false)
+    public static DnnlBackend? TryLoad(out string why, bool winograd = false, bool bfloat16 = false)
     {
         foreach (var name in LibraryNames)
         {
@@ -104,7 +128,7 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
                 return null;
             }
             why = "";
-            return new DnnlBackend(dnnl, gomp, name, winograd);
+            return new DnnlBackend(dnnl, gomp, name, winograd, bfloat16);
         }
         why = "oneDNN (libdnnl.so.2) is not installed";
         return null;
@@ -131,7 +155,8 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         var state = _state ??= new ThreadState(this);
         // oneDNN fixes a primitive's thread count when it is created: the budget is part of the key.
         _ompSetNumThreads(threads);
-        var key = new ConvKey(batch, cin, h, w, cout, kh, kw, bias != null, stride, padding, threads, Winograd && UsesWinograd(cin, cout, kh, kw, stride, padding));
+        var key = new ConvKey(batch, cin, h, w, cout, kh, kw, bias != null, stride, padding, threads,
+            Winograd && UsesWinograd(cin, cout, kh, kw, stride, padding), BFloat16);
         if (!state.Convolutions.TryGetValue(key, out var conv))
         {
             conv = CreateConvolution(state, key, oh, ow);
@@ -203,6 +228,145 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         kh == 3 && kw == 3 && stride == 1 && cin % 16 == 0 && cout % 16 == 0 &&
         padding.Top is 0 or 1 && padding.Bottom is 0 or 1 && padding.Left is 0 or 1 && padding.Right is 0 or 1;
 
+    /// <summary>
+    /// In bf16: the product as a oneDNN matmul with bf16 source and weights (the weights converted once
+    /// into the layout it chose, shared by all threads) and float32 accumulation and output. In float32
+    /// linear layers use <see cref="GemmTransposedB"/>, so this declines.
+    /// </summary>
+    public bool TryLinear(float* x, int m, int k, Tensor weights, float* weight, int n, float* y, int threads)
+    {
+        if (!BFloat16 || m == 0 || n == 0 || k == 0) return false;
+        var state = _state ??= new ThreadState(this);
+        _ompSetNumThreads(threads);
+        var key = new MatMulKey(m, k, n, threads);
+        if (!state.MatMuls.TryGetValue(key, out var matmul))
+        {
+            matmul = CreateMatMul(state, key);
+            if (matmul is null) return false;
+            state.MatMuls[key] = matmul;
+        }
+        var srcBf16 = TensorMemory.Rent(AlignedFloats(matmul.SrcReorder.BlockedBytes));
+        try
+        {
+            fixed (float* scratch = srcBf16)
+            {
+                var args = stackalloc ExecArg[3];
+                Check(_memorySetHandle(matmul.SrcReorder.Plain, x), "dnnl_memory_set_data_handle");
+                Check(_memorySetHandle(matmul.SrcReorder.Blocked, Aligned(scratch)), "dnnl_memory_set_data_handle");
+                Run(state, matmul.SrcReorder.Primitive, args, matmul.SrcReorder.Plain, matmul.SrcReorder.Blocked);
+                Check(_memorySetHandle(matmul.Weights, BlockedWeights(state, matmul.WeightReorder, weights, weight)), "dnnl_memory_set_data_handle");
+                Check(_memorySetHandle(matmul.Dst, y), "dnnl_memory_set_data_handle");
+                args[0] = new ExecArg(ArgSrc, matmul.SrcReorder.Blocked);
+                args[1] = new ExecArg(ArgWeights, matmul.Weights);
+                args[2] = new ExecArg(ArgDst, matmul.Dst);
+                Check(_execute(matmul.Primitive, state.Stream, 3, args), "dnnl_primitive_execute (matmul)");
+                Check(_streamWait(state.Stream), "dnnl_stream_wait");
+            }
+        }
+        finally
+        {
+            TensorMemory.Return(srcBf16);
+        }
+        return true;
+    }
+
+    public void GemmBf16(int m, int n, int k, ushort* a, int lda, ushort* b, int ldb, float* c, int ldc, bool accumulate, int threads)
+    {
+        if (EmptyProducts.Handled(m, n, k, c, ldc, accumulate)) return;
+        var state = _state ??= new ThreadState(this);
+        _ompSetNumThreads(threads);
+        var key = new Bf16GemmKey(m, n, k, lda, ldb, ldc, accumulate, threads);
+        if (!state.Bf16Gemms.TryGetValue(key, out var gemm))
+            state.Bf16Gemms[key] = gemm = CreateBf16Gemm(state, key);
+        var args = stackalloc ExecArg[3];
+        Check(_memorySetHandle(gemm.A, a), "dnnl_memory_set_data_handle");
+        Check(_memorySetHandle(gemm.B, b), "dnnl_memory_set_data_handle");
+        Check(_memorySetHandle(gemm.C, c), "dnnl_memory_set_data_handle");
+        args[0] = new ExecArg(ArgSrc, gemm.A);
+        args[1] = new ExecArg(ArgWeights, gemm.B);
+        args[2] = new ExecArg(ArgDst, gemm.C);
+        Check(_execute(gemm.Primitive, state.Stream, 3, args), "dnnl_primitive_execute (bf16 matmul)");
+        Check(_streamWait(state.Stream), "dnnl_stream_wait");
+    }
+
+    /// <summary>A matmul on strided bf16 A and B into strided float32 C, adding to C through a sum post-op when asked.</summary>
+    private Bf16Gemm CreateBf16Gemm(ThreadState state, Bf16GemmKey key)
+    {
+        void* Strided(long rows, long columns, long leading, int type)
+        {
+            var md = NativeMemory.AllocZeroed(DescriptorBytes);
+            long* dims = stackalloc long[] { rows, columns };
+            long* strides = stackalloc long[] { leading, 1 };
+            Check(_memoryDescInitByStrides(md, 2, dims, type, strides), "dnnl_memory_desc_init_by_strides");
+            return md;
+        }
+        var a = Strided(key.M, key.K, key.Lda, Bf16);
+        var b = Strided(key.K, key.N, key.Ldb, Bf16);
+        var c = Strided(key.M, key.N, key.Ldc, F32);
+        var desc = NativeMemory.AllocZeroed(DescriptorBytes);
+        nint attr = 0, postOps = 0, pd = 0, primitive;
+        try
+        {
+            Check(_matmulDescInit(desc, a, b, null, c), "dnnl_matmul_desc_init");
+            if (key.Accumulate)
+            {
+                Check(_attrCreate(&attr), "dnnl_primitive_attr_create");
+                Check(_postOpsCreate(&postOps), "dnnl_post_ops_create");
+                Check(_postOpsAppendSum(postOps, 1f), "dnnl_post_ops_append_sum");
+                Check(_attrSetPostOps(attr, postOps), "dnnl_primitive_attr_set_post_ops");
+            }
+            Check(_primitiveDescCreate(&pd, desc, attr, state.Engine, 0), "dnnl_primitive_desc_create (bf16 matmul)");
+            Check(_primitiveCreate(&primitive, pd), "dnnl_primitive_create (bf16 matmul)");
+            return new Bf16Gemm(primitive, Memory(state, a), Memory(state, b), Memory(state, c));
+        }
+        finally
+        {
+            if (pd != 0) _primitiveDescDestroy(pd);
+            if (postOps != 0) _postOpsDestroy(postOps);
+            if (attr != 0) _attrDestroy(attr);
+            foreach (var p in new[] { (nint)a, (nint)b, (nint)c, (nint)desc }) NativeMemory.Free((void*)p);
+        }
+    }
+
+    /// <summary>A bf16 matmul for one (M, K, N): source (M, K) and weights (K, N) as the transposed view of the (N, K) weight.</summary>
+    private MatMul? CreateMatMul(ThreadState state, MatMulKey key)
+    {
+        var srcPlain = Descriptor([key.M, key.K], FormatAb);
+        var srcBf16 = Descriptor([key.M, key.K], FormatAb, Bf16);
+        var weightsPlain = NativeMemory.AllocZeroed(DescriptorBytes);
+        long* dims = stackalloc long[] { key.K, key.N };
+        long* strides = stackalloc long[] { 1, key.K };
+        Check(_memoryDescInitByStrides(weightsPlain, 2, dims, F32, strides), "dnnl_memory_desc_init_by_strides");
+        var weightsAny = Descriptor([key.K, key.N], FormatAny, Bf16);
+        var dst = Descriptor([key.M, key.N], FormatAb);
+        var desc = NativeMemory.AllocZeroed(DescriptorBytes);
+        var owned = new List<nint> { (nint)srcPlain, (nint)srcBf16, (nint)weightsPlain, (nint)weightsAny, (nint)dst, (nint)desc };
+        try
+        {
+            Check(_matmulDescInit(desc, srcBf16, weightsAny, null, dst), "dnnl_matmul_desc_init");
+            nint pd, primitive;
+            const int Unimplemented = 3;
+            int status = _primitiveDescCreate(&pd, desc, 0, state.Engine, 0);
+            if (status == Unimplemented) return null;
+            Check(status, "dnnl_primitive_desc_create (matmul)");
+            try
+            {
+                Check(_primitiveCreate(&primitive, pd), "dnnl_primitive_create (matmul)");
+                var weightsChosen = _queryMd(pd, QueryWeightsMd, 0);
+                return new MatMul(primitive, Reorder(state, srcPlain, srcBf16), Reorder(state, weightsPlain, weightsChosen),
+                    Memory(state, weightsChosen), Memory(state, dst));
+            }
+            finally
+            {
+                _primitiveDescDestroy(pd);
+            }
+        }
+        finally
+        {
+            foreach (var p in owned) NativeMemory.Free((void*)p);
+        }
+    }
+
     public void Forget(Tensor weights)
     {
         lock (_blockedWeights) _blockedWeights.Remove(weights);
@@ -211,9 +375,11 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
     /// <summary>Weights reordered once into the layout the primitive chose, shared by all threads.</summary>
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<Tensor, BlockedWeightSet> _blockedWeights = new();
 
-    private void* BlockedWeights(ThreadState state, Convolution conv, Tensor weights, float* plain)
+    private void* BlockedWeights(ThreadState state, Convolution conv, Tensor weights, float* plain) =>
+        BlockedWeights(state, conv.WeightReorder!, weights, plain);
+
+    private void* BlockedWeights(ThreadState state, ReorderStep reorder, Tensor weights, float* plain)
     {
-        var reorder = conv.WeightReorder!;
         BlockedWeightSet set;
         lock (_blockedWeights) set = _blockedWeights.GetOrCreateValue(weights);
         lock (set)
@@ -246,8 +412,10 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         var srcPlain = Descriptor([key.Batch, key.Cin, key.H, key.W], FormatAbcd);
         var weightsPlain = Descriptor([key.Cout, key.Cin, key.Kh, key.Kw], FormatAbcd);
         var dstPlain = Descriptor([key.Batch, key.Cout, oh, ow], FormatAbcd);
-        var srcAny = Descriptor([key.Batch, key.Cin, key.H, key.W], FormatAny);
-        var weightsAny = Descriptor([key.Cout, key.Cin, key.Kh, key.Kw], FormatAny);
+        // In bf16 the reorders into oneDNN's layouts also round to bf16; the output stays float32.
+        int type = key.BFloat16 ? Bf16 : F32;
+        var srcAny = Descriptor([key.Batch, key.Cin, key.H, key.W], FormatAny, type);
+        var weightsAny = Descriptor([key.Cout, key.Cin, key.Kh, key.Kw], FormatAny, type);
         var dstAny = Descriptor([key.Batch, key.Cout, oh, ow], FormatAny);
         var bias = key.HasBias ? Descriptor([key.Cout], FormatA) : null;
         var desc = NativeMemory.AllocZeroed(DescriptorBytes);
@@ -322,10 +490,10 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         return new ReorderStep(primitive, plain, blocked, bytes, Convert.ToBase64String(System.Security.Cryptography.SHA256.HashData(layout)));
     }
 
-    private void* Descriptor(long[] dims, int tag)
+    private void* Descriptor(long[] dims, int tag, int type = F32)
     {
         var desc = NativeMemory.AllocZeroed(DescriptorBytes);
-        fixed (long* d = dims) Check(_memoryDescInit(desc, dims.Length, d, F32, tag), "dnnl_memory_desc_init_by_tag");
+        fixed (long* d = dims) Check(_memoryDescInit(desc, dims.Length, d, type, tag), "dnnl_memory_desc_init_by_tag");
         return desc;
     }
 
@@ -341,7 +509,16 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         if (status != 0) throw new InvalidOperationException($"oneDNN: {call} failed with status {status}.");
     }
 
-    private readonly record struct ConvKey(int Batch, int Cin, int H, int W, int Cout, int Kh, int Kw, bool HasBias, int Stride, Ops.Padding2d Padding, int Threads, bool Winograd);
+    private readonly record struct ConvKey(int Batch, int Cin, int H, int W, int Cout, int Kh, int Kw, bool HasBias, int Stride,
+        Ops.Padding2d Padding, int Threads, bool Winograd, bool BFloat16);
+
+    private readonly record struct MatMulKey(int M, int K, int N, int Threads);
+
+    private readonly record struct Bf16GemmKey(int M, int N, int K, int Lda, int Ldb, int Ldc, bool Accumulate, int Threads);
+
+    private sealed record Bf16Gemm(nint Primitive, nint A, nint B, nint C);
+
+    private sealed record MatMul(nint Primitive, ReorderStep SrcReorder, ReorderStep WeightReorder, nint Weights, nint Dst);
 
     private sealed record Convolution(nint Primitive, nint Src, nint Weights, nint Bias, nint Dst, ReorderStep? SrcReorder, ReorderStep? DstReorder, ReorderStep? WeightReorder);
 
@@ -375,5 +552,7 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         public nint Engine { get; }
         public nint Stream { get; }
         public Dictionary<ConvKey, Convolution> Convolutions { get; } = new();
+        public Dictionary<MatMulKey, MatMul> MatMuls { get; } = new();
+        public Dictionary<Bf16GemmKey, Bf16Gemm> Bf16Gemms { get; } = new();
     }
 }

@@ -28,6 +28,8 @@ public class Linear : Module
     {
         _weightT?.Dispose();
         _weightT = null;
+        // A backend's own copy of the weights (e.g. bf16 for oneDNN's matmul) is stale too.
+        if (Compute.ComputeBackends.Current is Compute.IConvolutionBackend backend) backend.Forget(Weight);
     }
 
     /// <summary>The weight transposed to (in, out), made once after loading.</summary>

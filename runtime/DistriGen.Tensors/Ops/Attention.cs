@@ -49,8 +49,9 @@ public static partial class Ops
         int qBlocks = (nq + QueryBlock - 1) / QueryBlock;
         var backend = ComputeBackends.Current;
         fixed (float* pq = q.Span, pv = v.Span, py = y.Span, pkt = kt)
+        using (var products = AttentionProducts.Create(backend, pq, q.Length, pkt, (long)batch * heads * d * nk, pv, v.Length))
         {
-            nint nq_ = (nint)pq, nv = (nint)pv, ny = (nint)py, nkt = (nint)pkt;
+            nint ny = (nint)py;
             ComputeThreads.For(batch * heads * qBlocks, ComputeThreads.Current, job =>
             {
                 int qb = job % qBlocks, bh = job / qBlocks, b = bh / heads, h = bh % heads;
@@ -62,8 +63,7 @@ public static partial class Ops
                 rowMax.Fill(float.NegativeInfinity);
                 rowSum.Clear();
                 acc.AsSpan(0, qn * d).Clear();
-                float* qPtr = (float*)nq_ + ((long)b * nq + q0) * c + h * d;
-                float* ktPtr = (float*)nkt + (long)bh * d * nk;
+                long qAt = ((long)b * nq + q0) * c + h * d, ktAt = (long)bh * d * nk;
                 fixed (float* ps = scores, pacc = acc)
                 {
                     // Causal: keys after the block's last query are masked for every row of the block.
@@ -71,7 +71,7 @@ public static partial class Ops
                     for (int k0 = 0; k0 < keys; k0 += KeyBlock)
                     {
                         int kn = Math.Min(KeyBlock, keys - k0);
-                        backend.Gemm(qn, kn, d, qPtr, c, ktPtr + k0, nk, ps, KeyBlock, false, 1);
+                        products.Scores(qn, kn, d, qAt, c, ktAt + k0, nk, ps, KeyBlock);
                         if (causal) MaskFutureKeys(ps, qn, kn, q0, k0);
                         for (int i = 0; i < qn; i++)
                         {
@@ -87,7 +87,7 @@ public static partial class Ops
                             }
                             rowMax[i] = newMax;
                         }
-                        backend.Gemm(qn, d, kn, ps, KeyBlock, (float*)nv + ((long)b * nk + k0) * c + h * d, c, pacc, d, true, 1);
+                        products.Accumulate(qn, d, kn, ps, KeyBlock, ((long)b * nk + k0) * c + h * d, c, pacc, d);
                     }
                     for (int i = 0; i < qn; i++)
                     {

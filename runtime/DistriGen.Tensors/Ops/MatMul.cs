@@ -54,7 +54,10 @@ public static partial class Ops
         if (backend is null && !Tensor.AnyMeta(x, weight, bias))
             throw new InvalidOperationException("linear: a host weight needs a backend that multiplies by a transposed matrix.");
         return LinearProduct(x, weight, weight.Dim(0), bias, (m, n, k, px, pw, py) =>
-            backend!.GemmTransposedB(m, n, k, px, k, pw, k, py, n, ComputeThreads.Current));
+        {
+            if (backend is ILinearBackend whole && whole.TryLinear(px, m, k, weight, pw, n, py, ComputeThreads.Current)) return;
+            backend!.GemmTransposedB(m, n, k, px, k, pw, k, py, n, ComputeThreads.Current);
+        });
     }
 
     private unsafe delegate void Product(int m, int n, int k, float* x, float* weight, float* y);

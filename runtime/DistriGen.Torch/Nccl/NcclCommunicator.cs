@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using DistriGen.Runtime.Communication;
 using DistriGen.Tensors;
 using DistriGen.Tensors.Devices;
@@ -64,16 +63,6 @@ internal sealed class NcclCommunicator(INcclApi api, IntPtr comm, Device device,
         return value.is_contiguous() ? value : value.contiguous();
     }
 
-    /// <summary>The address of a contiguous tensor's first element (its storage plus its offset).</summary>
-    internal static IntPtr DataPointer(torch.Tensor t) =>
-        NativeMethods.THSStorage_data_ptr(t.Handle) + (nint)(NativeMethods.THSTensor_storage_offset(t.Handle) * t.ElementSize);
-
-    private static class NativeMethods
-    {
-        [DllImport("LibTorchSharp")]
-        internal static extern IntPtr THSStorage_data_ptr(IntPtr tensor);
-
-        [DllImport("LibTorchSharp")]
-        internal static extern long THSTensor_storage_offset(IntPtr tensor);
-    }
+    /// <summary>The address of a contiguous tensor's first element.</summary>
+    internal static IntPtr DataPointer(torch.Tensor t) => TorchPointers.Data(t);
 }

@@ -28,7 +28,8 @@ internal static class BenchDevices
         var specs = new List<DeviceSpec>();
         foreach (var name in List(parse.GetValue(device)!))
         {
-            if (DeviceSpec.Parse(name).IsHost) specs.Add(DeviceSpec.Host);
+            // The host offers fp32 and bf16 (oneDNN's bf16 kernels); LibTorch devices every precision asked for.
+            if (DeviceSpec.Parse(name).IsHost) specs.AddRange(precisions.Where(p => p is "fp32" or "bf16").DefaultIfEmpty("fp32").Select(p => DeviceSpec.Parse(name, p)));
             else specs.AddRange(precisions.Select(p => DeviceSpec.Parse(name, p)));
         }
         if (specs.Count == 0) throw new ArgumentException("--device names no device.");
@@ -37,4 +38,17 @@ internal static class BenchDevices
 
     /// <summary>The device this process's first rank would use for <paramref name="spec"/>.</summary>
     public static Device Get(DeviceSpec spec) => ParallelSetup.Single(1, spec).FirstDevice;
+
+    /// <summary>Selects the host backend a setup runs with (bf16 on the host is oneDNN's bf16 kernels); returns the one to restore.</summary>
+    public static IDisposable UseBackend(DeviceSpec spec, string backend)
+    {
+        var previous = Tensors.Compute.ComputeBackends.Current;
+        Tensors.Compute.ComputeBackends.Select(ModelOptions.HostBackend(spec, backend));
+        return new Restore(previous);
+    }
+
+    private sealed class Restore(Tensors.Compute.IComputeBackend previous) : IDisposable
+    {
+        public void Dispose() => Tensors.Compute.ComputeBackends.Current = previous;
+    }
 }

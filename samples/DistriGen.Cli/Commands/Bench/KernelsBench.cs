@@ -39,7 +39,8 @@ internal static class KernelsBench
                 if (DnnlBackend.TryLoad(out var dnnlWhy) is { } dnnl)
                 {
                     var winograd = DnnlBackend.TryLoad(out _, winograd: true)!;
-                    columns.AddRange([(dnnl.Name, Device.Host, dnnl), (winograd.Name, Device.Host, winograd)]);
+                    var bf16 = DnnlBackend.TryLoad(out _, bfloat16: true)!;
+                    columns.AddRange([(dnnl.Name, Device.Host, dnnl), (winograd.Name, Device.Host, winograd), (bf16.Name, Device.Host, bf16)]);
                 }
                 else AnsiConsole.MarkupLine($"[grey]oneDNN not measured: {Markup.Escape(dnnlWhy)}[/]");
             }

@@ -45,6 +45,7 @@ internal static class UNetBench
             {
                 var on = BenchDevices.Get(spec);
                 using var onDevice = Device.Use(on);
+                using var backendOfSetup = BenchDevices.UseBackend(spec, parse.GetValue(backend)!);
                 var unet = new UNet2DConditionModel(unetConfig);
                 unet.InitializeRandom(0);
                 using var sample = SeededNormal.Sample(1, b, unetConfig.InChannels, h / scale, w / scale).Keep();
@@ -54,6 +55,7 @@ internal static class UNetBench
                     : null;
                 using var timeIds = unetConfig.IsSdxl ? Conditioning.SdxlTimeIds(h, w, b) : null;
                 var computes = on.IsHost ? ComputeBackends.Current.Name : on.Name;
+                var deviceName = on.IsHost && spec.Precision == "bf16" ? "host (bf16)" : on.Name;
                 AnsiConsole.MarkupLine($"{Markup.Escape(name)} UNet, {unet.ParameterCount() / 1e6:0} M parameters, batch {b}, latent {w / scale}×{h / scale}, " +
                     $"{ComputeThreads.Current} thread(s), {Markup.Escape(computes)}");
                 float[]? output = null;
@@ -67,7 +69,7 @@ internal static class UNetBench
                 reference ??= output;
                 double error = ResultMetrics.RelativeError(output!, reference!);
                 if (setups.Count > 0) AnsiConsole.MarkupLine($"relative error against the first device: {error:0.0e+0}");
-                setups.Add(new { device = on.Name, precision = spec.Precision, computes, relative_error_vs_first = error, call = timing.ToJson() });
+                setups.Add(new { device = deviceName, precision = spec.Precision, computes, relative_error_vs_first = error, call = timing.ToJson() });
                 foreach (var (_, parameter) in unet.NamedParameters()) parameter.Dispose();
             }
             BenchJson.Write(parse.GetValue(json), new

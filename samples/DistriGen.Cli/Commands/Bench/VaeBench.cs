@@ -47,10 +47,12 @@ internal static class VaeBench
             {
                 var on = BenchDevices.Get(spec);
                 using var onDevice = Device.Use(on);
+                using var backendOfSetup = BenchDevices.UseBackend(spec, parse.GetValue(backend)!);
                 var vae = new AutoencoderKL(VaeConfig.StableDiffusion);
                 vae.InitializeRandom(0);
                 var latents = SeededNormal.Sample(1, 1, 4, h / 8, w / 8).Keep();
                 var computes = on.IsHost ? ComputeBackends.Current.Name : on.Name;
+                var deviceName = on.IsHost && spec.Precision == "bf16" ? "host (bf16)" : on.Name;
                 AnsiConsole.MarkupLine($"VAE decode {w / 8}×{h / 8} → {w}×{h}, {ComputeThreads.Current} thread(s) per rank, {Markup.Escape(computes)}");
                 float[]? output = null;
                 var timing = BenchTiming.Report(() =>
@@ -63,7 +65,7 @@ internal static class VaeBench
                 reference ??= output;
                 double error = ResultMetrics.RelativeError(output!, reference!);
                 if (devices.Count > 0) AnsiConsole.MarkupLine($"relative error against the first device: {error:0.0e+0}");
-                devices.Add(new { device = on.Name, precision = spec.Precision, computes, relative_error_vs_first = error, call = timing.ToJson() });
+                devices.Add(new { device = deviceName, precision = spec.Precision, computes, relative_error_vs_first = error, call = timing.ToJson() });
                 if (first is null)
                 {
                     (first, firstLatents) = (vae, latents);
