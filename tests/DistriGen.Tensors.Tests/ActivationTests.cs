@@ -76,8 +76,10 @@ public class ActivationTests
     [Fact]
     public void Silu_matches_x_times_sigmoid()
     {
-        // 40 000 values: more than two 16 384-element chunks, so the parallel split is covered.
-        var input = Check.NormalArray(72, 40_000).Select(v => v * 4f).Concat([0f, 30f, -30f, 88f, -88f]).ToArray();
+        // 40 000 values: more than two 16 384-element chunks, so the parallel split is covered. Extremes come first
+        // (the vector path, whose exponential clamps its argument) and last (the scalar tail).
+        float[] extremes = [0f, 30f, -30f, 88f, -88f, 88.5f, -88.5f, 100f, -100f, 1e30f, -1e30f, 87.4f, -87.4f, 1f, -1f, 5f];
+        var input = extremes.Concat(Check.NormalArray(72, 40_000).Select(v => v * 4f)).Concat(extremes[..4]).ToArray();
         using var x = Tensor.FromArray(input, 5, input.Length / 5);
         using var y = TensorOps.Silu(x);
         Check.Shape(y, x.Shape);

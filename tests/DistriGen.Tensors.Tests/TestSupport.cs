@@ -108,6 +108,7 @@ internal static class Backends
         "openblas" => Compute.OpenBlasBackend.TryLoad(out _),
         "onednn" => Compute.DnnlBackend.TryLoad(out _),
         "onednn-winograd" => Compute.DnnlBackend.TryLoad(out _, winograd: true),
+        "onednn-bf16" => Compute.DnnlBackend.TryLoad(out _, bfloat16: true),
         _ => throw new ArgumentException(name),
     };
 

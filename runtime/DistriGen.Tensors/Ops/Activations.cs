@@ -12,20 +12,8 @@ public static partial class Ops
         var y = Tensor.HostEmpty(x.Shape);
         using var _ = OpProfiler.Measure(OpCategory.Elementwise, 4L * x.Length);
         x.Span.CopyTo(y.Span);
-        ParallelChunks(y.Buffer, y.Length, chunk => SiluInPlace(chunk));
+        ParallelChunks(y.Buffer, y.Length, chunk => VectorMath.ScaleShiftSilu(chunk, 1f, 0f, chunk));
         return y;
-    }
-
-    internal static void SiluInPlace(Span<float> x)
-    {
-        Span<float> tmp = stackalloc float[256];
-        for (int i = 0; i < x.Length; i += tmp.Length)
-        {
-            var part = x.Slice(i, Math.Min(tmp.Length, x.Length - i));
-            var t = tmp[..part.Length];
-            TensorPrimitives.Sigmoid(part, t);
-            TensorPrimitives.Multiply(part, t, part);
-        }
     }
 
     /// <summary>x · sigmoid(1.702 · x), the "quick_gelu" of CLIP's text encoders.</summary>

@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using DistriGen.Tensors.Compute;
 
 namespace DistriGen.Tensors.Ops;
@@ -76,10 +76,10 @@ public static partial class Ops
                         for (int i = 0; i < qn; i++)
                         {
                             // Maxima are of the unscaled scores (the scale is positive); the scale goes into the exponent.
-                            var s = new Span<float>(ps + i * KeyBlock, kn);
-                            float newMax = MathF.Max(rowMax[i], TensorPrimitives.Max(s));
+                            float* row = ps + i * KeyBlock;
+                            float newMax = MathF.Max(rowMax[i], RowMax(row, kn));
                             float correction = MathF.Exp((rowMax[i] - newMax) * scale);
-                            rowSum[i] = rowSum[i] * correction + ExpSum(s, scale, newMax * scale);
+                            rowSum[i] = rowSum[i] * correction + products.Weights(row, kn, scale, newMax * scale);
                             if (correction != 1f)
                             {
                                 var a = new Span<float>(pacc + i * d, d);
@@ -113,51 +113,30 @@ public static partial class Ops
         }
     }
 
-    /// <summary>s ← exp(s·scale − shift) in one pass, returning the sum.</summary>
-    private static float ExpSum(Span<float> s, float scale, float shift)
+    /// <summary>The largest of n scores (x86 max: the scores hold no NaN, so no IEEE NaN handling is paid for).</summary>
+    private static unsafe float RowMax(float* row, int n)
     {
         int i = 0;
-        float sum = 0;
-        if (Vector512.IsHardwareAccelerated)
+        float max = float.NegativeInfinity;
+        if (Avx512F.IsSupported && n >= 64)
         {
-            ref float start = ref MemoryMarshal.GetReference(s);
-            var vScale = Vector512.Create(scale);
-            var vShift = Vector512.Create(-shift);
-            var total = Vector512<float>.Zero;
-            for (; i + 16 <= s.Length; i += 16)
+            var m0 = Vector512.Load(row);
+            var m1 = Vector512.Load(row + 16);
+            var m2 = Vector512.Load(row + 32);
+            var m3 = Vector512.Load(row + 48);
+            for (i = 64; i + 64 <= n; i += 64)
             {
-                var e = Exp(Vector512.FusedMultiplyAdd(Vector512.LoadUnsafe(ref start, (nuint)i), vScale, vShift));
-                e.StoreUnsafe(ref start, (nuint)i);
-                total += e;
+                m0 = Avx512F.Max(m0, Vector512.Load(row + i));
+                m1 = Avx512F.Max(m1, Vector512.Load(row + i + 16));
+                m2 = Avx512F.Max(m2, Vector512.Load(row + i + 32));
+                m3 = Avx512F.Max(m3, Vector512.Load(row + i + 48));
             }
-            sum = Vector512.Sum(total);
+            var m = Avx512F.Max(Avx512F.Max(m0, m1), Avx512F.Max(m2, m3));
+            for (; i + 16 <= n; i += 16) m = Avx512F.Max(m, Vector512.Load(row + i));
+            var m128 = Sse.Max(Avx.Max(m.GetLower(), m.GetUpper()).GetLower(), Avx.Max(m.GetLower(), m.GetUpper()).GetUpper());
+            max = MathF.Max(MathF.Max(m128.GetElement(0), m128.GetElement(1)), MathF.Max(m128.GetElement(2), m128.GetElement(3)));
         }
-        for (; i < s.Length; i++)
-        {
-            s[i] = MathF.Exp(s[i] * scale - shift);
-            sum += s[i];
-        }
-        return sum;
-    }
-
-    /// <summary>
-    /// eˣ for x ≤ 0 (Cephes' expf: x = n·ln 2 + r, a degree-6 polynomial in r, times 2ⁿ), within 2 ulp.
-    /// Arguments below −87.3 give 2⁻¹²⁶ instead of a denormal or zero; softmax weights that small vanish in the sum anyway.
-    /// </summary>
-    private static Vector512<float> Exp(Vector512<float> x)
-    {
-        x = Vector512.Max(x, Vector512.Create(-87.33654f));
-        var n = Vector512.Round(x * Vector512.Create(1.44269504088896341f));
-        var r = Vector512.FusedMultiplyAdd(n, Vector512.Create(-0.693359375f), x);
-        r = Vector512.FusedMultiplyAdd(n, Vector512.Create(2.12194440e-4f), r);
-        var p = Vector512.Create(1.9875691500e-4f);
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.3981999507e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(8.3334519073e-3f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(4.1665795894e-2f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1.6666665459e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(5.0000001201e-1f));
-        p = Vector512.FusedMultiplyAdd(p, r * r, r + Vector512<float>.One);
-        var twoToN = Vector512.ShiftLeft(Vector512.ConvertToInt32(n) + Vector512.Create(127), 23).AsSingle();
-        return p * twoToN;
+        for (; i < n; i++) max = MathF.Max(max, row[i]);
+        return max;
     }
 }

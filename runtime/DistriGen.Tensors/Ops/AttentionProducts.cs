@@ -1,23 +1,29 @@
-using System.Buffers;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using DistriGen.Tensors.Compute;
 
 namespace DistriGen.Tensors.Ops;
 
 /// <summary>
-/// The two products of blocked attention on one thread: a query block's scores against a key block, and
-/// the softmax weights times the value block added to the output. Offsets are in elements of q, the
-/// transposed keys and v, so either form reads the same positions.
+/// The work of blocked attention on one thread, per query block and key block: the scores against the keys,
+/// each row's softmax weights (written over its scores), and the weights times the value block added to the
+/// output. Offsets are in elements of q, the transposed keys and v, so either precision reads the same positions.
 /// </summary>
 internal abstract unsafe class AttentionProducts : IDisposable
 {
     /// <summary>bf16 products where the backend runs them in bf16, float32 ones otherwise.</summary>
-    public static AttentionProducts Create(IComputeBackend backend, float* q, long qLength, float* kt, long ktLength, float* v, long vLength) =>
+    public static AttentionProducts Create(IComputeBackend backend, float* q, long qLength, float* kt, long ktLength,
+        float* v, long vLength) =>
         backend is IBFloat16Gemm { BFloat16: true } bf16
             ? new BFloat16Products(bf16, q, qLength, kt, ktLength, v, vLength)
             : new Float32Products(backend, q, kt, v);
 
     public abstract void Scores(int qn, int kn, int d, long q, int ldq, long kt, int ldkt, float* scores, int lds);
 
+    /// <summary>exp(s·scale − shift) for one row of n scores, written over the row; returns the weights' sum.</summary>
+    public abstract float Weights(float* row, int n, float scale, float shift);
+
+    /// <summary>acc += weights · v, weights as <see cref="Weights"/> left them in rows ldw floats apart.</summary>
     public abstract void Accumulate(int qn, int d, int kn, float* weights, int ldw, long v, int ldv, float* acc, int ldacc);
 
     public virtual void Dispose() { }
@@ -27,11 +33,39 @@ internal abstract unsafe class AttentionProducts : IDisposable
         public override void Scores(int qn, int kn, int d, long qAt, int ldq, long ktAt, int ldkt, float* scores, int lds) =>
             backend.Gemm(qn, kn, d, q + qAt, ldq, kt + ktAt, ldkt, scores, lds, false, 1);
 
+        public override float Weights(float* row, int n, float scale, float shift)
+        {
+            int i = 0;
+            float sum = 0;
+            if (Vector512.IsHardwareAccelerated)
+            {
+                var vScale = Vector512.Create(scale);
+                var vShift = Vector512.Create(-shift);
+                var total = Vector512<float>.Zero;
+                for (; i + 16 <= n; i += 16)
+                {
+                    var e = VectorMath.Exp(Vector512.FusedMultiplyAdd(Vector512.Load(row + i), vScale, vShift));
+                    e.Store(row + i);
+                    total += e;
+                }
+                sum = Vector512.Sum(total);
+            }
+            for (; i < n; i++)
+            {
+                row[i] = MathF.Exp(row[i] * scale - shift);
+                sum += row[i];
+            }
+            return sum;
+        }
+
         public override void Accumulate(int qn, int d, int kn, float* weights, int ldw, long vAt, int ldv, float* acc, int ldacc) =>
             backend.Gemm(qn, d, kn, weights, ldw, v + vAt, ldv, acc, ldacc, true, 1);
     }
 
-    /// <summary>q, keys and v rounded to bf16 once; each block's softmax weights rounded before the second product.</summary>
+    /// <summary>
+    /// q, keys and v rounded to bf16 once; the softmax weights computed to bf16's precision and packed as bf16
+    /// at the start of their row, so the second product reads them where the scores were.
+    /// </summary>
     private sealed class BFloat16Products : AttentionProducts
     {
         private readonly IBFloat16Gemm _gemm;
@@ -57,18 +91,67 @@ internal abstract unsafe class AttentionProducts : IDisposable
             fixed (ushort* q = _q, kt = _kt) _gemm.GemmBf16(qn, kn, d, q + qAt, ldq, kt + ktAt, ldkt, scores, lds, false, 1);
         }
 
+        /// <summary>
+        /// One pass: 2^t with t = (s·scale − shift)·log₂e, as 2ⁿ·p(t − n) with a degree-3 polynomial (relative error
+        /// 1e-4, a fortieth of bf16's rounding step), rounded to bf16 and stored as element i of a ushort row that
+        /// overlays the float row. Element i's two bytes lie below float i's four, whose values were already read.
+        /// </summary>
+        public override float Weights(float* row, int n, float scale, float shift)
+        {
+            var packed = (ushort*)row;
+            int i = 0;
+            float sum = 0;
+            if (Avx512BW.IsSupported)
+            {
+                var a = Vector512.Create(scale * 1.44269504f);
+                var b = Vector512.Create(-shift * 1.44269504f);
+                var total = Vector512<float>.Zero;
+                var upperHalves = UpperHalves();
+                var half = Vector512.Create(0x8000u);
+                for (; i + 32 <= n; i += 32)
+                {
+                    var e0 = Exp2(Avx512F.FusedMultiplyAdd(Vector512.Load(row + i), a, b));
+                    var e1 = Exp2(Avx512F.FusedMultiplyAdd(Vector512.Load(row + i + 16), a, b));
+                    total += e0 + e1;
+                    // Adding half a bf16 step and keeping the upper 16 bits rounds to nearest (ties away from zero).
+                    var r0 = (e0.AsUInt32() + half).AsUInt16();
+                    var r1 = (e1.AsUInt32() + half).AsUInt16();
+                    Avx512BW.PermuteVar32x16x2(r0, upperHalves, r1).Store(packed + i);
+                }
+                sum = Vector512.Sum(total);
+            }
+            for (; i < n; i++)
+            {
+                float e = MathF.Exp(row[i] * scale - shift);
+                sum += e;
+                packed[i] = BFloat16.Round(e);
+            }
+            return sum;
+        }
+
         public override void Accumulate(int qn, int d, int kn, float* weights, int ldw, long vAt, int ldv, float* acc, int ldacc)
         {
-            var rounded = ArrayPool<ushort>.Shared.Rent(qn * kn);
-            try
-            {
-                for (int i = 0; i < qn; i++) BFloat16.Convert(new ReadOnlySpan<float>(weights + (long)i * ldw, kn), rounded.AsSpan(i * kn, kn));
-                fixed (ushort* w = rounded, v = _v) _gemm.GemmBf16(qn, d, kn, w, kn, v + vAt, ldv, acc, ldacc, true, 1);
-            }
-            finally
-            {
-                ArrayPool<ushort>.Shared.Return(rounded);
-            }
+            fixed (ushort* v = _v) _gemm.GemmBf16(qn, d, kn, (ushort*)weights, 2 * ldw, v + vAt, ldv, acc, ldacc, true, 1);
+        }
+
+        /// <summary>Word indices 1, 3, …, 63 of two vectors taken as one: the upper half of each of their 32 floats.</summary>
+        private static Vector512<ushort> UpperHalves()
+        {
+            Span<ushort> indices = stackalloc ushort[32];
+            for (int j = 0; j < 32; j++) indices[j] = (ushort)(2 * j + 1);
+            return Vector512.Create<ushort>(indices);
+        }
+
+        /// <summary>2ᵗ to 1e-4 relative; t below −126 (masked keys' −∞ included) gives 2⁻¹²⁶, a weight that vanishes.</summary>
+        private static Vector512<float> Exp2(Vector512<float> t)
+        {
+            t = Avx512F.Max(t, Vector512.Create(-126f));
+            var n = Avx512F.RoundScale(t, 0);
+            var f = t - n;
+            var p = Avx512F.FusedMultiplyAdd(Vector512.Create(0.05592212f), f, Vector512.Create(0.24264069f));
+            p = Avx512F.FusedMultiplyAdd(p, f, Vector512.Create(0.69312102f));
+            p = Avx512F.FusedMultiplyAdd(p, f, Vector512.Create(0.99992444f));
+            return Avx512F.Scale(p, n);
         }
     }
 }

@@ -47,9 +47,9 @@ public static partial class Ops
             int start = bg * perGroup * h * w;
             for (int row = 0; row < perGroup * h; row++)
             {
-                var line = new ReadOnlySpan<float>(data, start + row * w, w);
-                s += TensorPrimitives.Sum(line);
-                s2 += TensorPrimitives.SumOfSquares(line);
+                var (rowSum, rowSquares) = VectorMath.SumAndSquares(new ReadOnlySpan<float>(data, start + row * w, w));
+                s += rowSum;
+                s2 += rowSquares;
             }
             sum[bg] = s;
             sq[bg] = s2;
@@ -79,9 +79,13 @@ public static partial class Ops
             float scale = invStd * g[c], shift = bt[c] - mean * scale;
             var src = new ReadOnlySpan<float>(xd, bc * hw, hw);
             var dst = new Span<float>(yd, bc * hw, hw);
+            if (activation == Activation.Silu)
+            {
+                VectorMath.ScaleShiftSilu(src, scale, shift, dst);
+                return;
+            }
             TensorPrimitives.Multiply(src, scale, dst);
             TensorPrimitives.Add(dst, shift, dst);
-            if (activation == Activation.Silu) SiluInPlace(dst);
         });
         return y;
     }

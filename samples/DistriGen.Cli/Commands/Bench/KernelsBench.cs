@@ -17,22 +17,17 @@ internal static class KernelsBench
         var device = BenchDevices.Device();
         var precision = BenchDevices.Precision();
         var json = BenchOptions.Json();
-        var command = new Command("kernels", "GFLOP/s of conv 3×3 and 1×1 (320→320, 64×64), a 2048³ matrix product, attention (4096 tokens, 8 heads × 40) " +
+        var command = new Command("kernels", "GFLOP/s of conv 3×3 and 1×1 (320→320, 64×64), a 2048³ matrix product and linear layer, attention (4096 tokens, 8 heads × 40) " +
             "and GroupNorm (+SiLU) on (2, 320, 64, 64), per host backend and per LibTorch device.") { threads, repeat, device, precision, json };
         command.SetAction(parse =>
         {
             using var budget = ComputeThreads.Use(parse.GetValue(threads));
             int runs = parse.GetValue(repeat);
-            // A column is a host backend or a LibTorch device (--device).
+            // A column is a host backend (every one, whatever --precision says: bf16 is one of them) or a LibTorch device.
             var columns = new List<(string Name, Device Device, IComputeBackend? Backend)>();
-            foreach (var spec in BenchDevices.Parse(parse, device, precision))
+            var specs = BenchDevices.Parse(parse, device, precision).ToList();
+            if (specs.Any(s => s.IsHost))
             {
-                if (!spec.IsHost)
-                {
-                    var on = BenchDevices.Get(spec);
-                    columns.Add((on.Name, on, null));
-                    continue;
-                }
                 columns.Add((ManagedBackend.Instance.Name, Device.Host, ManagedBackend.Instance));
                 if (OpenBlasBackend.TryLoad(out var why) is { } blas) columns.Add((blas.Name, Device.Host, blas));
                 else AnsiConsole.MarkupLine($"[grey]OpenBLAS not measured: {Markup.Escape(why)}[/]");
@@ -43,6 +38,11 @@ internal static class KernelsBench
                     columns.AddRange([(dnnl.Name, Device.Host, dnnl), (winograd.Name, Device.Host, winograd), (bf16.Name, Device.Host, bf16)]);
                 }
                 else AnsiConsole.MarkupLine($"[grey]oneDNN not measured: {Markup.Escape(dnnlWhy)}[/]");
+            }
+            foreach (var spec in specs.Where(s => !s.IsHost))
+            {
+                var on = BenchDevices.Get(spec);
+                columns.Add((on.Name, on, null));
             }
             var seconds = new Dictionary<(string Kernel, string Column), double>();
             var names = new List<(string Name, double Flops)>();
@@ -107,6 +107,13 @@ internal static class KernelsBench
         var a = Input(4, 2048, 2048);
         var b = Input(5, 2048, 2048);
         cases.Add(("matmul 2048³", 2.0 * 2048 * 2048 * 2048, () => Ops.MatMul(a, b).Dispose()));
+        // A layer's product, x · Wᵀ with W as stored: the one the models run, in bf16 on the bf16 backend.
+        var tokens = Input(12, 2048, 2048);
+        cases.Add(("linear 2048 tokens, 2048→2048", 2.0 * 2048 * 2048 * 2048, () =>
+        {
+            var native = ComputeBackends.Current as ITransposedGemmBackend;
+            (native is not null || !a.Device.IsHost ? Ops.LinearTransposed(tokens, a, null, native) : Ops.MatMul(tokens, b)).Dispose();
+        }));
         var q = Input(6, 1, 4096, 320);
         var k = Input(7, 1, 4096, 320);
         var v = Input(8, 1, 4096, 320);
