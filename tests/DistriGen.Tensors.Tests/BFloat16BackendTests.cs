@@ -24,7 +24,8 @@ public class BFloat16BackendTests
     {
         Conv2dTests.AssertMatchesReference(1, 3, 5, 7, 9, 3, 3, 1, Padding2d.Same(1), true, rtol: Tolerance);
         Conv2dTests.AssertMatchesReference(2, 17, 33, 6, 5, 3, 3, 2, new Padding2d(0, 1, 0, 1), false, rtol: Tolerance);
-        Conv2dTests.AssertMatchesReference(1, 32, 48, 20, 24, 3, 3, 1, new Padding2d(0, 0, 1, 1), true, rtol: Tolerance);
+        Conv2dTests.AssertMatchesReference(1, 32, 48, 20, 24, 3, 3, 1, new Padding2d(0, 0, 1, 1), true,
+            rtol: Tolerance);
         Conv2dTests.AssertMatchesReference(1, 33, 36, 5, 7, 1, 1, 1, default, true, rtol: Tolerance);
     });
 
@@ -66,7 +67,8 @@ public class BFloat16BackendTests
         var bf16 = Run("onednn-bf16");
         if (bf16.Length == 0) return;
         var float32 = Run("managed");
-        Check.Close(float32.Select(x => (double)x).ToArray(), bf16, AttentionTolerance, what: "causal attention, bf16 against float32");
+        Check.Close(float32.Select(x => (double)x).ToArray(), bf16, AttentionTolerance,
+            what: "causal attention, bf16 against float32");
         // The first query sees only the first key: its output is that key's value, rounded to bf16.
         for (int i = 0; i < 32; i++)
             Assert.Equal(BFloat16.Round(v.Span[i]), BFloat16.Round(bf16[i]));
@@ -90,7 +92,8 @@ public class BFloat16BackendTests
         var bf16 = Run("onednn-bf16");
         if (bf16.Length == 0) return;
         Assert.Equal("oneDNN, bf16", Backends.Get("onednn-bf16")!.Name);
-        Assert.False(Run("onednn").AsSpan().SequenceEqual(bf16), "bf16 convolution gave the float32 result bit for bit: it did not run.");
+        Assert.False(Run("onednn").AsSpan().SequenceEqual(bf16),
+            "bf16 convolution gave the float32 result bit for bit: it did not run.");
     }
 
     [Theory]

@@ -23,9 +23,11 @@ public static partial class Ops
         Shapes.Rank(k, 3, op, "k");
         Shapes.Equal(k, v, op);
         int batch = q.Dim(0), nq = q.Dim(1), c = q.Dim(2), nk = k.Dim(1);
-        Shapes.Check(k.Dim(0) == batch && k.Dim(2) == c, op, () => $"q {Tensor.Format(q.Shape)} and k {Tensor.Format(k.Shape)} do not match.");
+        Shapes.Check(k.Dim(0) == batch && k.Dim(2) == c, op,
+            () => $"q {Tensor.Format(q.Shape)} and k {Tensor.Format(k.Shape)} do not match.");
         Shapes.Check(heads > 0 && c % heads == 0, op, () => $"{c} channels cannot be split into {heads} heads.");
-        Shapes.Check(!causal || nq == nk, op, () => $"causal attention needs as many queries as keys, got {nq} and {nk}.");
+        Shapes.Check(!causal || nq == nk, op,
+            () => $"causal attention needs as many queries as keys, got {nq} and {nk}.");
         if (Tensor.AnyMeta(q, k, v)) return Tensor.Meta(batch, nq, c);
         if (KernelsOf(op, q, k, v) is { } device) return device.Attention(q, k, v, heads, causal);
         var y = Tensor.HostEmpty(batch, nq, c);
@@ -49,7 +51,8 @@ public static partial class Ops
         int qBlocks = (nq + QueryBlock - 1) / QueryBlock;
         var backend = ComputeBackends.Current;
         fixed (float* pq = q.Span, pv = v.Span, py = y.Span, pkt = kt)
-        using (var products = AttentionProducts.Create(backend, pq, q.Length, pkt, (long)batch * heads * d * nk, pv, v.Length))
+        using (var products = AttentionProducts.Create(backend, pq, q.Length, pkt, (long)batch * heads * d * nk,
+            pv, v.Length))
         {
             nint ny = (nint)py;
             ComputeThreads.For(batch * heads * qBlocks, ComputeThreads.Current, job =>
@@ -75,7 +78,8 @@ public static partial class Ops
                         if (causal) MaskFutureKeys(ps, qn, kn, q0, k0);
                         for (int i = 0; i < qn; i++)
                         {
-                            // Maxima are of the unscaled scores (the scale is positive); the scale goes into the exponent.
+                            // Maxima are of the unscaled scores (the scale is positive); the scale goes into the
+                            // exponent.
                             float* row = ps + i * KeyBlock;
                             float newMax = MathF.Max(rowMax[i], RowMax(row, kn));
                             float correction = MathF.Exp((rowMax[i] - newMax) * scale);
@@ -113,7 +117,8 @@ public static partial class Ops
         }
     }
 
-    /// <summary>The largest of n scores (x86 max: the scores hold no NaN, so no IEEE NaN handling is paid for).</summary>
+    /// <summary>The largest of n scores (x86 max: the scores hold no NaN, so no IEEE NaN handling is paid
+    /// for).</summary>
     private static unsafe float RowMax(float* row, int n)
     {
         int i = 0;
@@ -133,8 +138,10 @@ public static partial class Ops
             }
             var m = Avx512F.Max(Avx512F.Max(m0, m1), Avx512F.Max(m2, m3));
             for (; i + 16 <= n; i += 16) m = Avx512F.Max(m, Vector512.Load(row + i));
-            var m128 = Sse.Max(Avx.Max(m.GetLower(), m.GetUpper()).GetLower(), Avx.Max(m.GetLower(), m.GetUpper()).GetUpper());
-            max = MathF.Max(MathF.Max(m128.GetElement(0), m128.GetElement(1)), MathF.Max(m128.GetElement(2), m128.GetElement(3)));
+            var m128 = Sse.Max(Avx.Max(m.GetLower(), m.GetUpper()).GetLower(), Avx.Max(m.GetLower(),
+                m.GetUpper()).GetUpper());
+            max = MathF.Max(MathF.Max(m128.GetElement(0), m128.GetElement(1)), MathF.Max(m128.GetElement(2),
+                m128.GetElement(3)));
         }
         for (; i < n; i++) max = MathF.Max(max, row[i]);
         return max;

@@ -24,13 +24,15 @@ internal abstract unsafe class AttentionProducts : IDisposable
     public abstract float Weights(float* row, int n, float scale, float shift);
 
     /// <summary>acc += weights · v, weights as <see cref="Weights"/> left them in rows ldw floats apart.</summary>
-    public abstract void Accumulate(int qn, int d, int kn, float* weights, int ldw, long v, int ldv, float* acc, int ldacc);
+    public abstract void Accumulate(int qn, int d, int kn, float* weights, int ldw, long v, int ldv, float* acc,
+        int ldacc);
 
     public virtual void Dispose() { }
 
     private sealed class Float32Products(IComputeBackend backend, float* q, float* kt, float* v) : AttentionProducts
     {
-        public override void Scores(int qn, int kn, int d, long qAt, int ldq, long ktAt, int ldkt, float* scores, int lds) =>
+        public override void Scores(int qn, int kn, int d, long qAt, int ldq, long ktAt, int ldkt, float* scores,
+            int lds) =>
             backend.Gemm(qn, kn, d, q + qAt, ldq, kt + ktAt, ldkt, scores, lds, false, 1);
 
         public override float Weights(float* row, int n, float scale, float shift)
@@ -58,7 +60,8 @@ internal abstract unsafe class AttentionProducts : IDisposable
             return sum;
         }
 
-        public override void Accumulate(int qn, int d, int kn, float* weights, int ldw, long vAt, int ldv, float* acc, int ldacc) =>
+        public override void Accumulate(int qn, int d, int kn, float* weights, int ldw, long vAt, int ldv,
+            float* acc, int ldacc) =>
             backend.Gemm(qn, d, kn, weights, ldw, v + vAt, ldv, acc, ldacc, true, 1);
     }
 
@@ -71,7 +74,8 @@ internal abstract unsafe class AttentionProducts : IDisposable
         private readonly IBFloat16Gemm _gemm;
         private readonly ushort[] _q, _kt, _v;
 
-        public BFloat16Products(IBFloat16Gemm gemm, float* q, long qLength, float* kt, long ktLength, float* v, long vLength)
+        public BFloat16Products(IBFloat16Gemm gemm, float* q, long qLength, float* kt, long ktLength, float* v,
+            long vLength)
         {
             _gemm = gemm;
             _q = Rounded(q, qLength);
@@ -86,9 +90,11 @@ internal abstract unsafe class AttentionProducts : IDisposable
             return rounded;
         }
 
-        public override void Scores(int qn, int kn, int d, long qAt, int ldq, long ktAt, int ldkt, float* scores, int lds)
+        public override void Scores(int qn, int kn, int d, long qAt, int ldq, long ktAt, int ldkt, float* scores,
+            int lds)
         {
-            fixed (ushort* q = _q, kt = _kt) _gemm.GemmBf16(qn, kn, d, q + qAt, ldq, kt + ktAt, ldkt, scores, lds, false, 1);
+            fixed (ushort* q = _q, kt = _kt) _gemm.GemmBf16(qn, kn, d, q + qAt, ldq, kt + ktAt, ldkt, scores, lds,
+                false, 1);
         }
 
         /// <summary>
@@ -129,12 +135,15 @@ internal abstract unsafe class AttentionProducts : IDisposable
             return sum;
         }
 
-        public override void Accumulate(int qn, int d, int kn, float* weights, int ldw, long vAt, int ldv, float* acc, int ldacc)
+        public override void Accumulate(int qn, int d, int kn, float* weights, int ldw, long vAt, int ldv,
+            float* acc, int ldacc)
         {
-            fixed (ushort* v = _v) _gemm.GemmBf16(qn, d, kn, (ushort*)weights, 2 * ldw, v + vAt, ldv, acc, ldacc, true, 1);
+            fixed (ushort* v = _v) _gemm.GemmBf16(qn, d, kn, (ushort*)weights, 2 * ldw, v + vAt, ldv, acc, ldacc,
+                true, 1);
         }
 
-        /// <summary>Word indices 1, 3, …, 63 of two vectors taken as one: the upper half of each of their 32 floats.</summary>
+        /// <summary>Word indices 1, 3, …, 63 of two vectors taken as one: the upper half of each of their 32
+        /// floats.</summary>
         private static Vector512<ushort> UpperHalves()
         {
             Span<ushort> indices = stackalloc ushort[32];
@@ -142,7 +151,8 @@ internal abstract unsafe class AttentionProducts : IDisposable
             return Vector512.Create<ushort>(indices);
         }
 
-        /// <summary>2ᵗ to 1e-4 relative; t below −126 (masked keys' −∞ included) gives 2⁻¹²⁶, a weight that vanishes.</summary>
+        /// <summary>2ᵗ to 1e-4 relative; t below −126 (masked keys' −∞ included) gives 2⁻¹²⁶, a weight that
+        /// vanishes.</summary>
         private static Vector512<float> Exp2(Vector512<float> t)
         {
             t = Avx512F.Max(t, Vector512.Create(-126f));

@@ -2,7 +2,8 @@ using System.Runtime.Intrinsics;
 
 namespace DistriGen.Tensors.Ops;
 
-/// <summary>Functions of 16 floats at a time for the fused loops that TensorPrimitives' one-call-per-step cannot fuse.</summary>
+/// <summary>Functions of 16 floats at a time for the fused loops that TensorPrimitives' one-call-per-step cannot
+/// fuse.</summary>
 internal static class VectorMath
 {
     /// <summary>
@@ -63,7 +64,8 @@ internal static class VectorMath
         return (sum, squares);
     }
 
-    /// <summary>dst = silu(src·scale + shift) = t / (1 + e⁻ᵗ) in one pass (GroupNorm's affine step and SiLU fused).</summary>
+    /// <summary>dst = silu(src·scale + shift) = t / (1 + e⁻ᵗ) in one pass (GroupNorm's affine step and SiLU
+    /// fused).</summary>
     public static void ScaleShiftSilu(ReadOnlySpan<float> src, float scale, float shift, Span<float> dst)
     {
         int i = 0;
