@@ -35,46 +35,10 @@ public static partial class Ops
         if (x.IsMeta) return Tensor.Meta(x.Shape);
         if (KernelsOf("gelu", x) is { } device) return device.Gelu(x);
         var y = Tensor.HostEmpty(x.Shape);
-        var src = x.Span;
-        var dst = y.Span;
-        for (int i = 0; i < src.Length; i += 1024)
-        {
-            int n = Math.Min(1024, src.Length - i);
-            GeluInto(src.Slice(i, n), dst.Slice(i, n));
-        }
+        using var _ = OpProfiler.Measure(OpCategory.Elementwise, 20L * y.Length);
+        x.Span.CopyTo(y.Span);
+        ParallelChunks(y.Buffer, y.Length, chunk => VectorMath.Gelu(chunk, default, chunk));
         return y;
-    }
-
-    /// <summary>
-    /// dst = gelu(src) = src · ½(1 + erf(src/√2)), vectorised: erf by Abramowitz–Stegun 7.1.26
-    /// (absolute error below 1.5e-7, under float32's resolution of the result).
-    /// </summary>
-    private static void GeluInto(ReadOnlySpan<float> src, Span<float> dst)
-    {
-        Span<float> z = stackalloc float[src.Length];
-        Span<float> t = stackalloc float[src.Length];
-        Span<float> e = stackalloc float[src.Length];
-        TensorPrimitives.Multiply(src, 0.70710678118654752f, z);
-        TensorPrimitives.Abs(z, t);
-        TensorPrimitives.Multiply(t, t, e);
-        TensorPrimitives.Negate(e, e);
-        TensorPrimitives.Exp(e, e);                       // e = exp(-z²)
-        TensorPrimitives.Multiply(t, 0.3275911f, t);
-        TensorPrimitives.Add(t, 1f, t);
-        TensorPrimitives.Reciprocal(t, t);                // t = 1 / (1 + p|z|)
-        Span<float> poly = dst;                           // the output is scratch until the end
-        TensorPrimitives.Multiply(t, 1.061405429f, poly);
-        TensorPrimitives.Add(poly, -1.453152027f, poly);
-        TensorPrimitives.MultiplyAdd(poly, t, 1.421413741f, poly);
-        TensorPrimitives.MultiplyAdd(poly, t, -0.284496736f, poly);
-        TensorPrimitives.MultiplyAdd(poly, t, 0.254829592f, poly);
-        TensorPrimitives.Multiply(poly, t, poly);
-        TensorPrimitives.Multiply(poly, e, poly);         // 1 − erf(|z|)
-        TensorPrimitives.Subtract(1f, poly, poly);        // erf(|z|)
-        TensorPrimitives.CopySign(poly, z, poly);         // erf(z)
-        TensorPrimitives.Multiply(poly, 0.5f, poly);
-        TensorPrimitives.Add(poly, 0.5f, poly);           // Φ(x) = ½(1 + erf(x/√2))
-        TensorPrimitives.Multiply(poly, src, dst);
     }
 
     /// <summary>GEGLU: splits the last axis into (hidden, gate) halves and returns hidden · gelu(gate).</summary>
@@ -98,13 +62,7 @@ public static partial class Ops
             {
                 var hidden = new ReadOnlySpan<float>(xd, r * twoF, f);
                 var gate = new ReadOnlySpan<float>(xd, r * twoF + f, f);
-                var dst = new Span<float>(yd, r * f, f);
-                for (int i = 0; i < f; i += 1024)
-                {
-                    int n = Math.Min(1024, f - i);
-                    GeluInto(gate.Slice(i, n), dst.Slice(i, n));
-                }
-                TensorPrimitives.Multiply(dst, hidden, dst);
+                VectorMath.Gelu(gate, hidden, new Span<float>(yd, r * f, f));
             }
         });
         return y;

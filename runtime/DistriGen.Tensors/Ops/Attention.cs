@@ -51,7 +51,7 @@ public static partial class Ops
         int qBlocks = (nq + QueryBlock - 1) / QueryBlock;
         var backend = ComputeBackends.Current;
         fixed (float* pq = q.Span, pv = v.Span, py = y.Span, pkt = kt)
-        using (var products = AttentionProducts.Create(backend, pq, q.Length, pkt, (long)batch * heads * d * nk,
+        using (var products = AttentionProducts.Create(backend, nk, pq, q.Length, pkt, (long)batch * heads * d * nk,
             pv, v.Length))
         {
             nint ny = (nint)py;
