@@ -96,6 +96,8 @@ public class LayoutTests
     [InlineData(1, 3, 1, 1)]
     [InlineData(2, 33, 5, 7)]   // 35 tokens and 33 channels: partial 32×32 tiles both ways
     [InlineData(1, 4, 9, 8)]    // 72 tokens
+    [InlineData(2, 64, 8, 16)]  // whole 8×8 register blocks only
+    [InlineData(1, 17, 3, 11)]  // 8×8 blocks with a row and column edge each way
     public void ToTokens_is_B_HW_C_and_FromTokens_inverts_it(int batch, int c, int h, int w)
     {
         using var x = Check.Normal(109, batch, c, h, w);
