@@ -121,12 +121,11 @@ public static partial class Ops
             {
                 var src = new ReadOnlySpan<float>(xd, r * c, c);
                 var dst = new Span<float>(yd, r * c, c);
-                double mean = TensorPrimitives.Sum(src) / (double)c;
-                double variance = TensorPrimitives.SumOfSquares(src) / (double)c - mean * mean;
+                var (sum, squares) = VectorMath.SumAndSquares(src);
+                double mean = sum / (double)c;
+                double variance = squares / (double)c - mean * mean;
                 float invStd = (float)(1.0 / Math.Sqrt(Math.Max(variance, 0) + eps));
-                TensorPrimitives.Subtract(src, (float)mean, dst);
-                TensorPrimitives.Multiply(dst, invStd, dst);
-                TensorPrimitives.MultiplyAdd(dst, g.AsSpan(0, c), bt.AsSpan(0, c), dst);
+                VectorMath.Normalize(src, (float)mean, invStd, g.AsSpan(0, c), bt.AsSpan(0, c), dst);
             }
         });
         return y;

@@ -110,6 +110,29 @@ internal static class VectorMath
         return x * (0.5f + 0.5f * erf);
     }
 
+    /// <summary>dst = (x − mean)·invStd·gamma + beta in one pass (LayerNorm's second step).</summary>
+    public static void Normalize(ReadOnlySpan<float> x, float mean, float invStd, ReadOnlySpan<float> gamma,
+        ReadOnlySpan<float> beta, Span<float> dst)
+    {
+        int i = 0;
+        if (Vector512.IsHardwareAccelerated)
+        {
+            ref float from = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(x);
+            ref float g = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(gamma);
+            ref float b = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(beta);
+            ref float to = ref System.Runtime.InteropServices.MemoryMarshal.GetReference(dst);
+            var m = Vector512.Create(mean);
+            var s = Vector512.Create(invStd);
+            for (; i + 16 <= x.Length; i += 16)
+            {
+                var t = (Vector512.LoadUnsafe(ref from, (nuint)i) - m) * s;
+                Vector512.FusedMultiplyAdd(t, Vector512.LoadUnsafe(ref g, (nuint)i), Vector512.LoadUnsafe(ref b, (nuint)i))
+                    .StoreUnsafe(ref to, (nuint)i);
+            }
+        }
+        for (; i < x.Length; i++) dst[i] = MathF.FusedMultiplyAdd((x[i] - mean) * invStd, gamma[i], beta[i]);
+    }
+
     /// <summary>dst = silu(src·scale + shift) = t / (1 + e⁻ᵗ) in one pass (GroupNorm's affine step and SiLU
     /// fused).</summary>
     public static void ScaleShiftSilu(ReadOnlySpan<float> src, float scale, float shift, Span<float> dst)
