@@ -53,6 +53,21 @@ public class NormalizationTests
         Check.Close(GroupNormReference(x.ToArray(), batch, channels, h * w, groups, gamma.ToArray(), beta.ToArray(), 1e-5, silu), y);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void GroupNorm_in_one_pass_is_statistics_then_apply_bit_for_bit(bool silu)
+    {
+        // What a single device computes and what ranks compute around their exchange must agree exactly.
+        using var x = Check.Normal(64, 2, 64, 9, 37);
+        using var gamma = Check.Normal(65, 64);
+        using var beta = Check.Normal(66, 64);
+        var activation = silu ? Activation.Silu : Activation.None;
+        using var whole = TensorOps.GroupNorm(x, 32, gamma, beta, 1e-6f, activation);
+        using var split = TensorOps.GroupNormApply(x, TensorOps.GroupNormStatistics(x, 32), gamma, beta, 1e-6f, activation);
+        Check.Bitwise(split.Span, whole.Span, "GroupNorm against GroupNormApply(GroupNormStatistics)");
+    }
+
     [Fact]
     public void GroupNormStatistics_are_sums_and_sums_of_squares_per_batch_and_group()
     {

@@ -41,20 +41,41 @@ public static partial class Ops
         if (KernelsOf(op, x) is { } device) return device.GroupNormStatistics(x, groups);
         using var _ = OpProfiler.Measure(OpCategory.Norm, 2L * x.Length);
         var data = x.Buffer;
-        ComputeThreads.For(batch * groups, ComputeThreads.Current, bg =>
-        {
-            double s = 0, s2 = 0;
-            int start = bg * perGroup * h * w;
-            for (int row = 0; row < perGroup * h; row++)
-            {
-                var (rowSum, rowSquares) = VectorMath.SumAndSquares(new ReadOnlySpan<float>(data, start + row * w, w));
-                s += rowSum;
-                s2 += rowSquares;
-            }
-            sum[bg] = s;
-            sq[bg] = s2;
-        });
+        ComputeThreads.For(batch * groups, ComputeThreads.Current, bg => SumGroup(data, bg, perGroup * h, w, sum, sq));
         return stats;
+    }
+
+    /// <summary>Group bg's sums: its rows' float sums (each in one pass) added in double.</summary>
+    private static void SumGroup(float[] data, int bg, int rows, int w, double[] sum, double[] squares)
+    {
+        double s = 0, s2 = 0;
+        int start = bg * rows * w;
+        for (int row = 0; row < rows; row++)
+        {
+            var (rowSum, rowSquares) = VectorMath.SumAndSquares(new ReadOnlySpan<float>(data, start + row * w, w));
+            s += rowSum;
+            s2 += rowSquares;
+        }
+        sum[bg] = s;
+        squares[bg] = s2;
+    }
+
+    /// <summary>Channel bc of x normalised with its group's statistics into y, then scaled, shifted, activated.</summary>
+    private static void ApplyChannel(float[] xd, float[] yd, int bc, int channels, int hw, GroupStatistics stats,
+        float[] gamma, float[] beta, float eps, Activation activation)
+    {
+        int b = bc / channels, c = bc % channels, perGroup = channels / stats.Groups;
+        var (mean, invStd) = stats.MeanInvStd(b * stats.Groups + c / perGroup, eps);
+        float scale = invStd * gamma[c], shift = beta[c] - mean * scale;
+        var src = new ReadOnlySpan<float>(xd, bc * hw, hw);
+        var dst = new Span<float>(yd, bc * hw, hw);
+        if (activation == Activation.Silu)
+        {
+            VectorMath.ScaleShiftSilu(src, scale, shift, dst);
+            return;
+        }
+        TensorPrimitives.Multiply(src, scale, dst);
+        TensorPrimitives.Add(dst, shift, dst);
     }
 
     /// <summary>Normalises x with the given statistics, then scales and shifts per channel; optionally SiLU.</summary>
@@ -67,26 +88,10 @@ public static partial class Ops
         if (KernelsOf(op, x, gamma, beta) is { } device) return device.GroupNormApply(x, stats, gamma, beta, eps, activation);
         var y = Tensor.HostEmpty(x.Shape);
         using var _ = OpProfiler.Measure(OpCategory.Norm, 3L * x.Length);
-        int perGroup = channels / stats.Groups;
         var xd = x.Buffer;
         var yd = y.Buffer;
-        var g = gamma.Buffer;
-        var bt = beta.Buffer;
-        ComputeThreads.For(batch * channels, ComputeThreads.Current, bc =>
-        {
-            int b = bc / channels, c = bc % channels;
-            var (mean, invStd) = stats.MeanInvStd(b * stats.Groups + c / perGroup, eps);
-            float scale = invStd * g[c], shift = bt[c] - mean * scale;
-            var src = new ReadOnlySpan<float>(xd, bc * hw, hw);
-            var dst = new Span<float>(yd, bc * hw, hw);
-            if (activation == Activation.Silu)
-            {
-                VectorMath.ScaleShiftSilu(src, scale, shift, dst);
-                return;
-            }
-            TensorPrimitives.Multiply(src, scale, dst);
-            TensorPrimitives.Add(dst, shift, dst);
-        });
+        ComputeThreads.For(batch * channels, ComputeThreads.Current,
+            bc => ApplyChannel(xd, yd, bc, channels, hw, stats, gamma.Buffer, beta.Buffer, eps, activation));
         return y;
     }
 
@@ -98,7 +103,26 @@ public static partial class Ops
                 () => $"{Tensor.Format(x.Shape)} cannot be normalised in {groups} groups with parameters {Tensor.Format(gamma.Shape)}.");
             return device.GroupNorm(x, groups, gamma, beta, eps, activation);
         }
-        return GroupNormApply(x, GroupNormStatistics(x, groups), gamma, beta, eps, activation);
+        if (Tensor.AnyMeta(x, gamma) || x.Rank != 4 || groups <= 0 || x.Dim(1) % groups != 0
+            || gamma.Length != x.Dim(1) || beta.Length != x.Dim(1))
+            return GroupNormApply(x, GroupNormStatistics(x, groups), gamma, beta, eps, activation);
+        // One job per group sums it and normalises it while it is still in this core's cache; the arithmetic is
+        // statistics-then-apply's, so the result is the same bit for bit.
+        int batch = x.Dim(0), channels = x.Dim(1), h = x.Dim(2), w = x.Dim(3), perGroup = channels / groups;
+        var stats = new GroupStatistics(batch, groups, new double[batch * groups], new double[batch * groups],
+            (long)perGroup * h * w);
+        var y = Tensor.HostEmpty(x.Shape);
+        using var _ = OpProfiler.Measure(OpCategory.Norm, 5L * x.Length);
+        var xd = x.Buffer;
+        var yd = y.Buffer;
+        ComputeThreads.For(batch * groups, ComputeThreads.Current, bg =>
+        {
+            SumGroup(xd, bg, perGroup * h, w, stats.Sum, stats.SumOfSquares);
+            int b = bg / groups, first = bg % groups * perGroup;
+            for (int c = first; c < first + perGroup; c++)
+                ApplyChannel(xd, yd, b * channels + c, channels, h * w, stats, gamma.Buffer, beta.Buffer, eps, activation);
+        });
+        return y;
     }
 
     /// <summary>Normalisation over the last axis (biased variance), then scale and shift.</summary>

@@ -2,7 +2,8 @@
 # The SD 1.5 UNet call (batch 2, 64×64 latent, random weights, 2 threads by default) on DistriGen's host
 # engine (fp32 direct and Winograd, bf16) and on its peers — LibTorch 2.10 through TorchSharp (NCHW and
 # channels-last, fp32 and bf16) and ONNX Runtime 1.32 (fp32; it has no bf16 kernels on the CPU) —
-# interleaved in rounds in one run, then each engine's best median and its ratio to DistriGen.
+# interleaved in rounds in one run, each setup in a process of its own (so memory and caches start clean),
+# then each engine's best median and its ratio to DistriGen in the same precision.
 #   tools/bench/peers/run.sh [ROUNDS] [THREADS]
 # Needs: the .NET SDK, /usr/bin/python3 with torch (the ONNX export, once), ~12 GiB of free memory.
 set -euo pipefail
@@ -18,30 +19,44 @@ dotnet build tools/bench/peers/OrtPeer -c Release -v q >/dev/null
 cli=samples/DistriGen.Cli/bin/Release/net10.0/distrigen.dll
 ort=tools/bench/peers/OrtPeer/bin/Release/net10.0/OrtPeer.dll
 unet=(bench unet --config sd15 --size 512x512 --batch 2 --repeat 3 --threads "$threads")
+# name | distrigen bench unet arguments
+setups=(
+  "DistriGen fp32|--device host --precision fp32"
+  "DistriGen bf16|--device host --precision bf16"
+  "DistriGen fp32, Winograd|--device host --precision fp32 --backend onednn-winograd"
+  "LibTorch fp32, NCHW|--device torch-cpu --precision fp32"
+  "LibTorch bf16, NCHW|--device torch-cpu --precision bf16"
+  "LibTorch fp32, channels-last|--device torch-cpu-nhwc --precision fp32"
+  "LibTorch bf16, channels-last|--device torch-cpu-nhwc --precision bf16"
+)
 
 for round in $(seq 1 "$rounds"); do
   echo "== round $round, load $(cut -d' ' -f1-3 /proc/loadavg)"
-  dotnet "$cli" "${unet[@]}" --device host --precision fp32,bf16 --json "$out/distrigen-$round.json" | grep -E "UNet,|time per call"
-  dotnet "$cli" "${unet[@]}" --backend onednn-winograd --json "$out/winograd-$round.json" | grep -E "UNet,|time per call"
-  dotnet "$cli" "${unet[@]}" --device torch-cpu,torch-cpu-nhwc --precision fp32,bf16 --json "$out/libtorch-$round.json" \
-    | grep -E "UNet,|time per call"
-  dotnet "$ort" "$out/sd15-unet/model.onnx" --threads "$threads" --repeat 3 --warmup 2 --label "sd15 unet" --json "$out/ort-$round.json"
+  for i in "${!setups[@]}"; do
+    name=${setups[$i]%%|*}
+    read -ra args <<< "${setups[$i]#*|}"
+    echo "$name"
+    dotnet "$cli" "${unet[@]}" "${args[@]}" --json "$out/setup$i-$round.json" | grep -E "time per call"
+  done
+  echo "ONNX Runtime 1.32"
+  dotnet "$ort" "$out/sd15-unet/model.onnx" --threads "$threads" --repeat 3 --warmup 2 --label "sd15 unet" \
+    --json "$out/ort-$round.json"
 done
 
-/usr/bin/python3 - "$out" "$rounds" <<'PY'
+names=$(printf '%s\n' "${setups[@]%%|*}")
+/usr/bin/python3 - "$out" "$rounds" "$names" <<'PY'
 import json, sys
-out, rounds = sys.argv[1], int(sys.argv[2])
+out, rounds, names = sys.argv[1], int(sys.argv[2]), sys.argv[3].split("\n")
 best = {}
 def keep(name, seconds):
     best[name] = min(best.get(name, float("inf")), seconds)
 for r in range(1, rounds + 1):
-    for file, prefix in ((f"distrigen-{r}.json", "DistriGen"), (f"winograd-{r}.json", "DistriGen Winograd"), (f"libtorch-{r}.json", "LibTorch")):
-        for s in json.load(open(f"{out}/{file}"))["setups"]:
-            keep(f"{prefix} {s['device']}" if prefix != "DistriGen Winograd" else "DistriGen host, Winograd", s["call"]["seconds"])
-    keep("ONNX Runtime 1.32", json.load(open(f"{out}/ort-{r}.json"))["seconds"])
-ours = {"fp32": best["DistriGen host"], "bf16": best["DistriGen host (bf16)"]}
-print(f"\n{'engine':42s} {'s/call':>8s}  vs DistriGen (same precision)")
+    for i, name in enumerate(names):
+        keep(name, json.load(open(f"{out}/setup{i}-{r}.json"))["setups"][0]["call"]["seconds"])
+    keep("ONNX Runtime 1.32 fp32", json.load(open(f"{out}/ort-{r}.json"))["seconds"])
+ours = {"fp32": best["DistriGen fp32"], "bf16": best["DistriGen bf16"]}
+print(f"\n{'engine':36s} {'s/call':>8s}  vs DistriGen direct (same precision)")
 for name, seconds in sorted(best.items(), key=lambda kv: kv[1]):
     precision = "bf16" if "bf16" in name else "fp32"
-    print(f"{name:42s} {seconds:8.3f}  {seconds / ours[precision]:.2f}×")
+    print(f"{name:36s} {seconds:8.3f}  {seconds / ours[precision]:.2f}×")
 PY
