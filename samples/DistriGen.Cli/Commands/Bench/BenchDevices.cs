@@ -17,7 +17,7 @@ internal static class BenchDevices
 
     public static Option<string> Precision() => new("--precision")
     {
-        Description = "Precisions for the LibTorch devices, comma-separated: fp32, bf16, fp16.",
+        Description = "Precisions, comma-separated: fp32, bf16 (the host and LibTorch), fp16 (LibTorch).",
         DefaultValueFactory = _ => "fp32",
     };
 

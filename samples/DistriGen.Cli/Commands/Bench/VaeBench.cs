@@ -43,6 +43,7 @@ internal static class VaeBench
             float[]? reference = null;
             AutoencoderKL? first = null;
             Tensor? firstLatents = null;
+            DeviceSpec? firstSpec = null;
             foreach (var spec in BenchDevices.Parse(parse, device, precision))
             {
                 var on = BenchDevices.Get(spec);
@@ -68,14 +69,15 @@ internal static class VaeBench
                 devices.Add(new { device = deviceName, precision = spec.Precision, computes, relative_error_vs_first = error, call = timing.ToJson() });
                 if (first is null)
                 {
-                    (first, firstLatents) = (vae, latents);
+                    (first, firstLatents, firstSpec) = (vae, latents, spec);
                     continue;
                 }
                 foreach (var (_, parameter) in vae.NamedParameters()) parameter.Dispose();
                 latents.Dispose();
             }
 
-            // Split across ranks on the first device; the tensor pool it meters is the host's.
+            // Split across ranks on the first device, in its precision; the tensor pool it meters is the host's.
+            using var firstBackend = BenchDevices.UseBackend(firstSpec!, parse.GetValue(backend)!);
             long weights = first!.NamedParameters().Sum(p => 4L * p.Tensor.Length);
             var setups = new List<object>();
             var table = new Table().AddColumns("setup", "s/decode (median)", "speed-up", "peak tensor memory per rank (weights included)");
