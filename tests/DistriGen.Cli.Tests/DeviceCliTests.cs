@@ -5,11 +5,19 @@ using DistriGen.Torch;
 
 namespace DistriGen.Cli.Tests;
 
+/// <summary>Tests whose runs switch the process-wide host backend (bf16 setups) run alone.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class HostBackendCollection
+{
+    public const string Name = "Host backend";
+}
+
 /// <summary>
 /// The tool on LibTorch's CPU device, as the diffusers cases are checked: eval-unet, generate on two
 /// ranks in Exact mode, and the benchmarks side by side with the host. (The tests opt in to loading
 /// TorchSharp's bridge on this system's older libstdc++.)
 /// </summary>
+[Collection(HostBackendCollection.Name)]
 public sealed class DeviceCliTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("distrigen-device-").FullName;

@@ -78,8 +78,7 @@ public static partial class Ops
                         if (causal) MaskFutureKeys(ps, qn, kn, q0, k0);
                         for (int i = 0; i < qn; i++)
                         {
-                            // Maxima are of the unscaled scores (the scale is positive); the scale goes into the
-                            // exponent.
+                            // Maxima of the unscaled scores (the scale is positive); the scale goes into the exponent.
                             float* row = ps + i * KeyBlock;
                             float newMax = MathF.Max(rowMax[i], RowMax(row, kn));
                             float correction = MathF.Exp((rowMax[i] - newMax) * scale);
