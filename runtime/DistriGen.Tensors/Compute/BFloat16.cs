@@ -3,8 +3,10 @@ using System.Runtime.Intrinsics;
 
 namespace DistriGen.Tensors.Compute;
 
-/// <summary>float32 → bfloat16 (the upper 16 bits, rounded to nearest, ties to even), as oneDNN and LibTorch
-/// round.</summary>
+/// <summary>
+/// float32 → bfloat16 (the upper 16 bits, rounded to nearest, ties to even), as oneDNN and LibTorch
+/// round.
+/// </summary>
 public static class BFloat16
 {
     public static void Convert(ReadOnlySpan<float> source, Span<ushort> destination)

@@ -1,7 +1,9 @@
 namespace DistriGen.Tensors.Compute;
 
-/// <summary>A backend that multiplies bfloat16 matrices with float32 accumulation and output (oneDNN on
-/// AVX512_BF16).</summary>
+/// <summary>
+/// A backend that multiplies bfloat16 matrices with float32 accumulation and output (oneDNN on
+/// AVX512_BF16).
+/// </summary>
 public interface IBFloat16Gemm
 {
     /// <summary>Whether products of activations should be taken in bf16 (the backend's bf16 mode).</summary>

@@ -116,8 +116,10 @@ public static partial class Ops
         }
     }
 
-    /// <summary>The largest of n scores (x86 max: the scores hold no NaN, so no IEEE NaN handling is paid
-    /// for).</summary>
+    /// <summary>
+    /// The largest of n scores (x86 max: the scores hold no NaN, so no IEEE NaN handling is paid
+    /// for).
+    /// </summary>
     private static unsafe float RowMax(float* row, int n)
     {
         int i = 0;

@@ -2,8 +2,9 @@ using System.Runtime.Intrinsics;
 
 namespace DistriGen.Tensors.Ops;
 
-/// <summary>Functions of 16 floats at a time for the fused loops that TensorPrimitives' one-call-per-step cannot
-/// fuse.</summary>
+/// <summary>
+/// Functions of 16 floats at a time, for loops that fuse steps TensorPrimitives would take one pass each for.
+/// </summary>
 internal static class VectorMath
 {
     /// <summary>
@@ -133,8 +134,10 @@ internal static class VectorMath
         for (; i < x.Length; i++) dst[i] = MathF.FusedMultiplyAdd((x[i] - mean) * invStd, gamma[i], beta[i]);
     }
 
-    /// <summary>dst = silu(src·scale + shift) = t / (1 + e⁻ᵗ) in one pass (GroupNorm's affine step and SiLU
-    /// fused).</summary>
+    /// <summary>
+    /// dst = silu(src·scale + shift) = t / (1 + e⁻ᵗ) in one pass (GroupNorm's affine step and SiLU
+    /// fused).
+    /// </summary>
     public static void ScaleShiftSilu(ReadOnlySpan<float> src, float scale, float shift, Span<float> dst)
     {
         int i = 0;
