@@ -12,7 +12,8 @@ namespace DistriGen.Torch;
 /// </summary>
 public sealed class TorchDevice : Device
 {
-    private static readonly ConcurrentDictionary<(DeviceType Type, int Index, torch.ScalarType Precision, bool ChannelsLast), TorchDevice> Devices = new();
+    private static readonly ConcurrentDictionary<(DeviceType Type, int Index, torch.ScalarType Precision,
+        bool ChannelsLast), TorchDevice> Devices = new();
 
     private TorchDevice(DeviceType type, int index, torch.ScalarType precision, bool channelsLast)
     {
@@ -42,7 +43,8 @@ public sealed class TorchDevice : Device
     }
 
     /// <summary>LibTorch on the CPU (with <paramref name="channelsLast"/>, 4-D tensors in NHWC memory).</summary>
-    public static TorchDevice Cpu(string precision = "fp32", bool channelsLast = false) => Get(DeviceType.CPU, 0, precision, channelsLast);
+    public static TorchDevice Cpu(string precision = "fp32", bool channelsLast = false) =>
+        Get(DeviceType.CPU, 0, precision, channelsLast);
 
     /// <summary>CUDA GPU <paramref name="index"/>; an error naming the count when there is no such GPU.</summary>
     public static TorchDevice Cuda(int index, string precision = "fp32")
@@ -85,6 +87,7 @@ public sealed class TorchDevice : Device
     {
         var scalar = ParsePrecision(precision);
         TorchLibrary.EnsureLoaded();
-        return Devices.GetOrAdd((type, index, scalar, channelsLast), key => new TorchDevice(key.Type, key.Index, key.Precision, key.ChannelsLast));
+        return Devices.GetOrAdd((type, index, scalar, channelsLast),
+            key => new TorchDevice(key.Type, key.Index, key.Precision, key.ChannelsLast));
     }
 }

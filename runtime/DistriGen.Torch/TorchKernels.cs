@@ -237,7 +237,10 @@ internal sealed class TorchKernels(TorchDevice device) : IDeviceKernels
     /// </summary>
     private static TorchTensor Copy(TorchTensor view) => view.clone();
 
-    /// <summary>A 4-D tensor in the device's memory format (NHWC memory with NCHW shape on a channels-last device).</summary>
+    /// <summary>
+    /// A 4-D tensor in the device's memory format (NHWC memory with NCHW shape on a channels-last
+    /// device).
+    /// </summary>
     private TorchTensor Placed(TorchTensor t) =>
         device.ChannelsLast && t.shape.Length == 4 ? t.permute(0, 2, 3, 1).contiguous().permute(0, 3, 1, 2) : t;
 

@@ -75,7 +75,8 @@ public sealed class DeviceCliTests : IDisposable
         Assert.Equal(["host", "host (bf16)"], setups.Take(2).Select(s => s.GetProperty("device").GetString()));
         Assert.EndsWith("(bf16)", setups[3].GetProperty("device").GetString());
         Assert.InRange(setups[2].GetProperty("relative_error_vs_first").GetDouble(), 0, 1e-5);
-        foreach (int bf16 in new[] { 1, 3 }) Assert.InRange(setups[bf16].GetProperty("relative_error_vs_first").GetDouble(), 1e-5, 5e-2);
+        foreach (int bf16 in new[] { 1, 3 })
+            Assert.InRange(setups[bf16].GetProperty("relative_error_vs_first").GetDouble(), 1e-5, 5e-2);
         Assert.Equal(0, Program.Run(["bench", "vae", "--size", "32x32", "--repeat", "1", "--device", $"{Device},host", "--json", Temp("vae.json")]));
         using var vae = JsonDocument.Parse(File.ReadAllText(Temp("vae.json")));
         Assert.Equal(2, vae.RootElement.GetProperty("devices").GetArrayLength());

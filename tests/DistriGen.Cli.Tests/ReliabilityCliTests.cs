@@ -119,8 +119,8 @@ public sealed class ReliabilityCliTests : IDisposable
         {
             var outputs = Temp("rank-output");
             var r = await ToolProcess.RunMpi(
-                [(2, ["generate", "a red square on light background", "--size", "64x64", "--steps", "500", "--ranks", "2",
-                    "--threads-per-rank", "1", "--comm-timeout", "3", "--out", Temp("stopped.png")])],
+                [(2, ["generate", "a red square on light background", "--size", "64x64", "--steps", "500",
+                    "--ranks", "2", "--threads-per-rank", "1", "--comm-timeout", "3", "--out", Temp("stopped.png")])],
                 new Dictionary<string, string> { ["DISTRIGEN_TEST_MARKER"] = marker },
                 _ =>
                 {

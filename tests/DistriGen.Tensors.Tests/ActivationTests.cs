@@ -78,7 +78,8 @@ public class ActivationTests
     {
         // 40 000 values: more than two 16 384-element chunks, so the parallel split is covered. Extremes come first
         // (the vector path, whose exponential clamps its argument) and last (the scalar tail).
-        float[] extremes = [0f, 30f, -30f, 88f, -88f, 88.5f, -88.5f, 100f, -100f, 1e30f, -1e30f, 87.4f, -87.4f, 1f, -1f, 5f];
+        float[] extremes = [0f, 30f, -30f, 88f, -88f, 88.5f, -88.5f, 100f, -100f, 1e30f, -1e30f, 87.4f, -87.4f,
+            1f, -1f, 5f];
         var input = extremes.Concat(Check.NormalArray(72, 40_000).Select(v => v * 4f)).Concat(extremes[..4]).ToArray();
         using var x = Tensor.FromArray(input, 5, input.Length / 5);
         using var y = TensorOps.Silu(x);

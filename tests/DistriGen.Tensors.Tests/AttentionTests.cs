@@ -38,7 +38,8 @@ public class AttentionTests
         return y;
     }
 
-    internal static void AssertAttention(int batch, int heads, int d, int nq, int nk, float queryScale = 1f, double rtol = 1e-5)
+    internal static void AssertAttention(int batch, int heads, int d, int nq, int nk, float queryScale = 1f,
+        double rtol = 1e-5)
     {
         int c = heads * d;
         using var q0 = Check.Normal(51, batch, nq, c);

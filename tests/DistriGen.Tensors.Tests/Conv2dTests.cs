@@ -36,7 +36,8 @@ public class Conv2dTests
     }
 
     /// <summary>Runs one case on the current backend and compares it with the reference.</summary>
-    internal static void AssertMatchesReference(int batch, int cin, int cout, int h, int w, int kh, int kw, int stride, Padding2d pad, bool withBias, long seed = 1,
+    internal static void AssertMatchesReference(int batch, int cin, int cout, int h, int w, int kh, int kw,
+        int stride, Padding2d pad, bool withBias, long seed = 1,
         double rtol = 1e-5)
     {
         using var x = Check.Normal(seed, batch, cin, h, w);
@@ -45,7 +46,8 @@ public class Conv2dTests
         using var y = TensorOps.Conv2d(x, weight, bias, stride, pad);
         int oh = (h + pad.Top + pad.Bottom - kh) / stride + 1, ow = (w + pad.Left + pad.Right - kw) / stride + 1;
         Check.Shape(y, batch, cout, oh, ow);
-        Check.Close(Reference(x, weight, bias, stride, pad), y, rtol, what: $"conv2d {Tensor.Format(x.Shape)} * {Tensor.Format(weight.Shape)} stride {stride} {pad}");
+        Check.Close(Reference(x, weight, bias, stride, pad), y, rtol,
+            what: $"conv2d {Tensor.Format(x.Shape)} * {Tensor.Format(weight.Shape)} stride {stride} {pad}");
     }
 
     // Channel counts that are not multiples of the 16/32-wide vector tiles, 1-row and non-square

@@ -29,7 +29,8 @@ public class LinearTests
         using var weightT = TensorOps.Transpose2d(weight);
         using var y = TensorOps.Linear(x, weightT, bias);
         Check.Shape(y, [.. leading, outF]);
-        Check.Close(Reference(x.ToArray(), weight.ToArray(), bias?.ToArray(), rows, inF, outF), y, rtol, what: $"linear {Tensor.Format(x.Shape)} → {outF}");
+        Check.Close(Reference(x.ToArray(), weight.ToArray(), bias?.ToArray(), rows, inF, outF), y, rtol,
+            what: $"linear {Tensor.Format(x.Shape)} → {outF}");
     }
 
     [Theory]

@@ -64,7 +64,8 @@ public class NormalizationTests
         using var beta = Check.Normal(66, 64);
         var activation = silu ? Activation.Silu : Activation.None;
         using var whole = TensorOps.GroupNorm(x, 32, gamma, beta, 1e-6f, activation);
-        using var split = TensorOps.GroupNormApply(x, TensorOps.GroupNormStatistics(x, 32), gamma, beta, 1e-6f, activation);
+        using var split = TensorOps.GroupNormApply(x, TensorOps.GroupNormStatistics(x, 32), gamma, beta, 1e-6f,
+            activation);
         Check.Bitwise(split.Span, whole.Span, "GroupNorm against GroupNormApply(GroupNormStatistics)");
     }
 

@@ -35,7 +35,8 @@ public sealed class DevicePlacementTests
     [Fact]
     public void HalfPrecisionNeedsALibTorchDevice()
     {
-        Assert.Contains("--precision", Assert.Throws<ArgumentException>(() => DeviceSpec.Parse("host", "fp16")).Message);
+        var fp16 = Assert.Throws<ArgumentException>(() => DeviceSpec.Parse("host", "fp16"));
+        Assert.Contains("--precision", fp16.Message);
         Assert.Equal("bf16", DeviceSpec.Parse("host", "bf16").Precision);
         Assert.Contains("fp32, bf16, fp16", Assert.Throws<ArgumentException>(() => DeviceSpec.Parse("cuda", "fp8")).Message);
     }

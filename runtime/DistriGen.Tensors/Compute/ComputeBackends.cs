@@ -54,7 +54,8 @@ public static class ComputeBackends
                 _reason = $"OpenBLAS requested ({requested.LibraryPath})";
                 return _current = requested;
             case "onednn" or "onednn-winograd" or "onednn-bf16":
-                var dnnl = DnnlBackend.TryLoad(out var dnnlWhy, winograd: key == "onednn-winograd", bfloat16: key == "onednn-bf16")
+                var dnnl = DnnlBackend.TryLoad(out var dnnlWhy, winograd: key == "onednn-winograd",
+                    bfloat16: key == "onednn-bf16")
                     ?? throw new InvalidOperationException($"The oneDNN backend was requested but {dnnlWhy}.");
                 _reason = $"{dnnl.Name} requested ({dnnl.LibraryPath})";
                 return _current = dnnl;

@@ -11,13 +11,15 @@ namespace DistriGen.Tensors.Compute;
 /// relative error of a few 1e-6 per layer (direct: about 1e-7) and four times the memory for those
 /// layers' reordered weights.
 /// </summary>
-public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, ITransposedGemmBackend, ILinearBackend, IBFloat16Gemm
+public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, ITransposedGemmBackend,
+    ILinearBackend, IBFloat16Gemm
 {
     private const int QuerySrcMd = 129, QueryWeightsMd = 131, QueryDstMd = 133;
     private const int FormatAb = 3;
     /// <summary>sizeof(dnnl_memory_desc_t) in oneDNN 2.x.</summary>
     private const int MemoryDescBytes = 696;
-    private const int Bf16 = 2, F32 = 3, FormatAny = 1, FormatA = 2, FormatAbcd = 5, ForwardInference = 96, ConvolutionDirect = 1, ConvolutionWinograd = 2, EngineCpu = 1, StreamInOrder = 1;
+    private const int Bf16 = 2, F32 = 3, FormatAny = 1, FormatA = 2, FormatAbcd = 5, ForwardInference = 96,
+        ConvolutionDirect = 1, ConvolutionWinograd = 2, EngineCpu = 1, StreamInOrder = 1;
     private const int ArgSrc = 1, ArgDst = 17, ArgWeights = 33, ArgBias = 41;
     private const int DescriptorBytes = 16384;
 
@@ -59,8 +61,10 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         _engineCreate = (delegate* unmanaged<nint*, int, nuint, int>)NativeLibrary.GetExport(dnnl, "dnnl_engine_create");
         _streamCreate = (delegate* unmanaged<nint*, nint, uint, int>)NativeLibrary.GetExport(dnnl, "dnnl_stream_create");
         _memoryDescInit = (delegate* unmanaged<void*, int, long*, int, int, int>)NativeLibrary.GetExport(dnnl, "dnnl_memory_desc_init_by_tag");
-        _memoryDescInitByStrides = (delegate* unmanaged<void*, int, long*, int, long*, int>)NativeLibrary.GetExport(dnnl, "dnnl_memory_desc_init_by_strides");
-        _matmulDescInit = (delegate* unmanaged<void*, void*, void*, void*, void*, int>)NativeLibrary.GetExport(dnnl, "dnnl_matmul_desc_init");
+        _memoryDescInitByStrides = (delegate* unmanaged<void*, int, long*, int, long*, int>)
+            NativeLibrary.GetExport(dnnl, "dnnl_memory_desc_init_by_strides");
+        _matmulDescInit = (delegate* unmanaged<void*, void*, void*, void*, void*, int>)
+            NativeLibrary.GetExport(dnnl, "dnnl_matmul_desc_init");
         _convolutionDescInit = (delegate* unmanaged<void*, int, int, void*, void*, void*, void*, long*, long*, long*, int>)NativeLibrary.GetExport(dnnl, "dnnl_convolution_forward_desc_init");
         _primitiveDescCreate = (delegate* unmanaged<nint*, void*, nint, nint, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_desc_create");
         _primitiveCreate = (delegate* unmanaged<nint*, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_create");
@@ -79,8 +83,10 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         _attrDestroy = (delegate* unmanaged<nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_attr_destroy");
         _postOpsCreate = (delegate* unmanaged<nint*, int>)NativeLibrary.GetExport(dnnl, "dnnl_post_ops_create");
         _postOpsDestroy = (delegate* unmanaged<nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_post_ops_destroy");
-        _postOpsAppendSum = (delegate* unmanaged<nint, float, int>)NativeLibrary.GetExport(dnnl, "dnnl_post_ops_append_sum");
-        _attrSetPostOps = (delegate* unmanaged<nint, nint, int>)NativeLibrary.GetExport(dnnl, "dnnl_primitive_attr_set_post_ops");
+        _postOpsAppendSum = (delegate* unmanaged<nint, float, int>)
+            NativeLibrary.GetExport(dnnl, "dnnl_post_ops_append_sum");
+        _attrSetPostOps = (delegate* unmanaged<nint, nint, int>)
+            NativeLibrary.GetExport(dnnl, "dnnl_primitive_attr_set_post_ops");
         KeepFreedMemory();
     }
 
@@ -254,7 +260,8 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
                 Check(_memorySetHandle(matmul.SrcReorder.Plain, x), "dnnl_memory_set_data_handle");
                 Check(_memorySetHandle(matmul.SrcReorder.Blocked, Aligned(scratch)), "dnnl_memory_set_data_handle");
                 Run(state, matmul.SrcReorder.Primitive, args, matmul.SrcReorder.Plain, matmul.SrcReorder.Blocked);
-                Check(_memorySetHandle(matmul.Weights, BlockedWeights(state, matmul.WeightReorder, weights, weight)), "dnnl_memory_set_data_handle");
+                Check(_memorySetHandle(matmul.Weights, BlockedWeights(state, matmul.WeightReorder, weights, weight)),
+                    "dnnl_memory_set_data_handle");
                 Check(_memorySetHandle(matmul.Dst, y), "dnnl_memory_set_data_handle");
                 args[0] = new ExecArg(ArgSrc, matmul.SrcReorder.Blocked);
                 args[1] = new ExecArg(ArgWeights, matmul.Weights);
@@ -270,7 +277,8 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         return true;
     }
 
-    public void GemmBf16(int m, int n, int k, ushort* a, int lda, ushort* b, int ldb, float* c, int ldc, bool accumulate, int threads)
+    public void GemmBf16(int m, int n, int k, ushort* a, int lda, ushort* b, int ldb, float* c, int ldc,
+        bool accumulate, int threads)
     {
         if (EmptyProducts.Handled(m, n, k, c, ldc, accumulate)) return;
         var state = _state ??= new ThreadState(this);
@@ -289,7 +297,10 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         Check(_streamWait(state.Stream), "dnnl_stream_wait");
     }
 
-    /// <summary>A matmul on strided bf16 A and B into strided float32 C, adding to C through a sum post-op when asked.</summary>
+    /// <summary>
+    /// A matmul on strided bf16 A and B into strided float32 C, adding to C through a sum post-op when
+    /// asked.
+    /// </summary>
     private Bf16Gemm CreateBf16Gemm(ThreadState state, Bf16GemmKey key)
     {
         void* Strided(long rows, long columns, long leading, int type)
@@ -328,7 +339,10 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         }
     }
 
-    /// <summary>A bf16 matmul for one (M, K, N): source (M, K) and weights (K, N) as the transposed view of the (N, K) weight.</summary>
+    /// <summary>
+    /// A bf16 matmul for one (M, K, N): source (M, K) and weights (K, N) as the transposed view of the (N, K)
+    /// weight.
+    /// </summary>
     private MatMul? CreateMatMul(ThreadState state, MatMulKey key)
     {
         var srcPlain = Descriptor([key.M, key.K], FormatAb);
@@ -340,7 +354,8 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         var weightsAny = Descriptor([key.K, key.N], FormatAny, Bf16);
         var dst = Descriptor([key.M, key.N], FormatAb);
         var desc = NativeMemory.AllocZeroed(DescriptorBytes);
-        var owned = new List<nint> { (nint)srcPlain, (nint)srcBf16, (nint)weightsPlain, (nint)weightsAny, (nint)dst, (nint)desc };
+        var owned = new List<nint> { (nint)srcPlain, (nint)srcBf16, (nint)weightsPlain, (nint)weightsAny,
+            (nint)dst, (nint)desc };
         try
         {
             Check(_matmulDescInit(desc, srcBf16, weightsAny, null, dst), "dnnl_matmul_desc_init");
@@ -353,8 +368,8 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
             {
                 Check(_primitiveCreate(&primitive, pd), "dnnl_primitive_create (matmul)");
                 var weightsChosen = _queryMd(pd, QueryWeightsMd, 0);
-                return new MatMul(primitive, Reorder(state, srcPlain, srcBf16), Reorder(state, weightsPlain, weightsChosen),
-                    Memory(state, weightsChosen), Memory(state, dst));
+                return new MatMul(primitive, Reorder(state, srcPlain, srcBf16),
+                    Reorder(state, weightsPlain, weightsChosen), Memory(state, weightsChosen), Memory(state, dst));
             }
             finally
             {
@@ -512,16 +527,18 @@ public sealed unsafe class DnnlBackend : IComputeBackend, IConvolutionBackend, I
         if (status != 0) throw new InvalidOperationException($"oneDNN: {call} failed with status {status}.");
     }
 
-    private readonly record struct ConvKey(int Batch, int Cin, int H, int W, int Cout, int Kh, int Kw, bool HasBias, int Stride,
-        Ops.Padding2d Padding, int Threads, bool Winograd, bool BFloat16);
+    private readonly record struct ConvKey(int Batch, int Cin, int H, int W, int Cout, int Kh, int Kw,
+        bool HasBias, int Stride, Ops.Padding2d Padding, int Threads, bool Winograd, bool BFloat16);
 
     private readonly record struct MatMulKey(int M, int K, int N, int Threads);
 
-    private readonly record struct Bf16GemmKey(int M, int N, int K, int Lda, int Ldb, int Ldc, bool Accumulate, int Threads);
+    private readonly record struct Bf16GemmKey(int M, int N, int K, int Lda, int Ldb, int Ldc, bool Accumulate,
+        int Threads);
 
     private sealed record Bf16Gemm(nint Primitive, nint A, nint B, nint C);
 
-    private sealed record MatMul(nint Primitive, ReorderStep SrcReorder, ReorderStep WeightReorder, nint Weights, nint Dst);
+    private sealed record MatMul(nint Primitive, ReorderStep SrcReorder, ReorderStep WeightReorder, nint Weights,
+        nint Dst);
 
     private sealed record Convolution(nint Primitive, nint Src, nint Weights, nint Bias, nint Dst, ReorderStep? SrcReorder, ReorderStep? DstReorder, ReorderStep? WeightReorder);
 

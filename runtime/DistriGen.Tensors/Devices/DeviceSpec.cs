@@ -10,7 +10,10 @@ public sealed record DeviceSpec(string Kind, int? Index = null, string Precision
 {
     public const string HostKind = "host";
     public const string TorchCpuKind = "torch-cpu";
-    /// <summary>LibTorch on the CPU with 4-D tensors in channels-last (NHWC) memory, which its oneDNN convolutions prefer.</summary>
+    /// <summary>
+    /// LibTorch on the CPU with 4-D tensors in channels-last (NHWC) memory, which its oneDNN convolutions
+    /// prefer.
+    /// </summary>
     public const string TorchCpuChannelsLastKind = "torch-cpu-nhwc";
     public const string CudaKind = "cuda";
 

@@ -17,7 +17,10 @@ internal abstract unsafe class AttentionProducts : IDisposable
     /// <summary>Below this many keys (cross-attention's 77) rounding q to bf16 costs more than bf16 saves.</summary>
     private const int Bf16MinKeys = 256;
 
-    /// <summary>bf16 products where the backend runs them in bf16 and there are enough keys, float32 otherwise.</summary>
+    /// <summary>
+    /// bf16 products where the backend runs them in bf16 and there are enough keys, float32
+    /// otherwise.
+    /// </summary>
     public static AttentionProducts Create(IComputeBackend backend, int keys, float* q, long qLength, float* kt,
         long ktLength, float* v, long vLength) =>
         backend is IBFloat16Gemm { BFloat16: true } bf16 && keys >= Bf16MinKeys
@@ -190,7 +193,10 @@ internal abstract unsafe class AttentionProducts : IDisposable
             return Avx512BW.PermuteVar32x16x2(r0, UpperHalves, r1);
         }
 
-        /// <summary>2ᵗ to 1e-4 relative; t below −126 (masked keys' −∞ too) gives 2⁻¹²⁶, a weight that vanishes.</summary>
+        /// <summary>
+        /// 2ᵗ to 1e-4 relative; t below −126 (masked keys' −∞ too) gives 2⁻¹²⁶, a weight that
+        /// vanishes.
+        /// </summary>
         private static Vector512<float> Exp2(Vector512<float> t)
         {
             t = Avx512F.Max(t, Vector512.Create(-126f));

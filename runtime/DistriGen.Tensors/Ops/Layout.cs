@@ -180,7 +180,8 @@ public static partial class Ops
                     for (; r + 8 <= r1; r += 8)
                     {
                         int c = 0;
-                        for (; c + 8 <= cols; c += 8) Transpose8x8(s + (long)r * cols + c, cols, d + (long)c * rows + r, rows);
+                        for (; c + 8 <= cols; c += 8) Transpose8x8(s + (long)r * cols + c, cols,
+                            d + (long)c * rows + r, rows);
                         for (; c < cols; c++)
                             for (int i = r; i < r + 8; i++) d[(long)c * rows + i] = s[(long)i * cols + c];
                     }
@@ -191,7 +192,10 @@ public static partial class Ops
         }
     }
 
-    /// <summary>An 8×8 block from rows <paramref name="ls"/> apart to its transpose in rows <paramref name="ld"/> apart.</summary>
+    /// <summary>
+    /// An 8×8 block from rows <paramref name="ls"/> apart to its transpose in rows <paramref name="ld"/>
+    /// apart.
+    /// </summary>
     private static unsafe void Transpose8x8(float* s, int ls, float* d, int ld)
     {
         var t0 = Avx.UnpackLow(Avx.LoadVector256(s), Avx.LoadVector256(s + ls));

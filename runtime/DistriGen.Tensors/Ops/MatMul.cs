@@ -55,7 +55,8 @@ public static partial class Ops
             throw new InvalidOperationException("linear: a host weight needs a backend that multiplies by a transposed matrix.");
         return LinearProduct(x, weight, weight.Dim(0), bias, (m, n, k, px, pw, py) =>
         {
-            if (backend is ILinearBackend whole && whole.TryLinear(px, m, k, weight, pw, n, py, ComputeThreads.Current)) return;
+            if (backend is ILinearBackend whole && whole.TryLinear(px, m, k, weight, pw, n, py,
+                ComputeThreads.Current)) return;
             backend!.GemmTransposedB(m, n, k, px, k, pw, k, py, n, ComputeThreads.Current);
         });
     }

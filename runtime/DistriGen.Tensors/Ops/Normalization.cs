@@ -60,7 +60,10 @@ public static partial class Ops
         squares[bg] = s2;
     }
 
-    /// <summary>Channel bc of x normalised with its group's statistics into y, then scaled, shifted, activated.</summary>
+    /// <summary>
+    /// Channel bc of x normalised with its group's statistics into y, then scaled, shifted,
+    /// activated.
+    /// </summary>
     private static void ApplyChannel(float[] xd, float[] yd, int bc, int channels, int hw, GroupStatistics stats,
         float[] gamma, float[] beta, float eps, Activation activation)
     {
@@ -120,7 +123,8 @@ public static partial class Ops
             SumGroup(xd, bg, perGroup * h, w, stats.Sum, stats.SumOfSquares);
             int b = bg / groups, first = bg % groups * perGroup;
             for (int c = first; c < first + perGroup; c++)
-                ApplyChannel(xd, yd, b * channels + c, channels, h * w, stats, gamma.Buffer, beta.Buffer, eps, activation);
+                ApplyChannel(xd, yd, b * channels + c, channels, h * w, stats, gamma.Buffer, beta.Buffer, eps,
+                    activation);
         });
         return y;
     }

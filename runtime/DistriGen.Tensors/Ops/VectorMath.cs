@@ -127,7 +127,8 @@ internal static class VectorMath
             for (; i + 16 <= x.Length; i += 16)
             {
                 var t = (Vector512.LoadUnsafe(ref from, (nuint)i) - m) * s;
-                Vector512.FusedMultiplyAdd(t, Vector512.LoadUnsafe(ref g, (nuint)i), Vector512.LoadUnsafe(ref b, (nuint)i))
+                var shift = Vector512.LoadUnsafe(ref b, (nuint)i);
+                Vector512.FusedMultiplyAdd(t, Vector512.LoadUnsafe(ref g, (nuint)i), shift)
                     .StoreUnsafe(ref to, (nuint)i);
             }
         }

@@ -187,7 +187,8 @@ internal sealed class ModelOptions
                 : throw new ArgumentOutOfRangeException("--comm-timeout", seconds, "--comm-timeout must be a number of seconds between 0 and 86400.");
         options.Validate();
         var device = ParseDevice(parse, Device, Precision);
-        return new ParallelSetup(ranks, threads, options, HostBackend(device, parse.GetValue(Backend)!)) { Device = device };
+        var backend = HostBackend(device, parse.GetValue(Backend)!);
+        return new ParallelSetup(ranks, threads, options, backend) { Device = device };
     }
 
     public static ParallelMode ParseMode(string text) => text.ToLowerInvariant() switch

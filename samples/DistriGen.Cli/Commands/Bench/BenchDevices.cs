@@ -39,7 +39,10 @@ internal static class BenchDevices
     /// <summary>The device this process's first rank would use for <paramref name="spec"/>.</summary>
     public static Device Get(DeviceSpec spec) => ParallelSetup.Single(1, spec).FirstDevice;
 
-    /// <summary>Selects the host backend a setup runs with (bf16 on the host is oneDNN's bf16 kernels); returns the one to restore.</summary>
+    /// <summary>
+    /// Selects the host backend a setup runs with (bf16 on the host is oneDNN's bf16 kernels); returns the one
+    /// to restore.
+    /// </summary>
     public static IDisposable UseBackend(DeviceSpec spec, string backend)
     {
         var previous = Tensors.Compute.ComputeBackends.Current;

@@ -17,13 +17,16 @@ internal static class KernelsBench
         var device = BenchDevices.Device();
         var precision = BenchDevices.Precision();
         var json = BenchOptions.Json();
-        var command = new Command("kernels", "GFLOP/s of conv 3×3 and 1×1 (320→320, 64×64), a 2048³ matrix product and linear layer, attention (4096 tokens, 8 heads × 40) " +
+        var command = new Command("kernels",
+            "GFLOP/s of conv 3×3 and 1×1 (320→320, 64×64), a 2048³ matrix product and linear layer, " +
+            "attention (4096 tokens, 8 heads × 40) " +
             "and GroupNorm (+SiLU) on (2, 320, 64, 64), per host backend and per LibTorch device.") { threads, repeat, device, precision, json };
         command.SetAction(parse =>
         {
             using var budget = ComputeThreads.Use(parse.GetValue(threads));
             int runs = parse.GetValue(repeat);
-            // A column is a host backend (every one, whatever --precision says: bf16 is one of them) or a LibTorch device.
+            // A column is a host backend (every one, whatever --precision says: bf16 is one of them) or a LibTorch
+            // device.
             var columns = new List<(string Name, Device Device, IComputeBackend? Backend)>();
             var specs = BenchDevices.Parse(parse, device, precision).ToList();
             if (specs.Any(s => s.IsHost))
@@ -35,7 +38,8 @@ internal static class KernelsBench
                 {
                     var winograd = DnnlBackend.TryLoad(out _, winograd: true)!;
                     var bf16 = DnnlBackend.TryLoad(out _, bfloat16: true)!;
-                    columns.AddRange([(dnnl.Name, Device.Host, dnnl), (winograd.Name, Device.Host, winograd), (bf16.Name, Device.Host, bf16)]);
+                    columns.AddRange([(dnnl.Name, Device.Host, dnnl), (winograd.Name, Device.Host, winograd),
+                        (bf16.Name, Device.Host, bf16)]);
                 }
                 else AnsiConsole.MarkupLine($"[grey]oneDNN not measured: {Markup.Escape(dnnlWhy)}[/]");
             }
@@ -112,7 +116,10 @@ internal static class KernelsBench
         cases.Add(("linear 2048 tokens, 2048→2048", 2.0 * 2048 * 2048 * 2048, () =>
         {
             var native = ComputeBackends.Current as ITransposedGemmBackend;
-            (native is not null || !a.Device.IsHost ? Ops.LinearTransposed(tokens, a, null, native) : Ops.MatMul(tokens, b)).Dispose();
+            var y = native is not null || !a.Device.IsHost
+                ? Ops.LinearTransposed(tokens, a, null, native)
+                : Ops.MatMul(tokens, b);
+            y.Dispose();
         }));
         var q = Input(6, 1, 4096, 320);
         var k = Input(7, 1, 4096, 320);

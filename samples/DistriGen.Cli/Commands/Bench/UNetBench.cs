@@ -69,7 +69,8 @@ internal static class UNetBench
                 reference ??= output;
                 double error = ResultMetrics.RelativeError(output!, reference!);
                 if (setups.Count > 0) AnsiConsole.MarkupLine($"relative error against the first device: {error:0.0e+0}");
-                setups.Add(new { device = deviceName, precision = spec.Precision, computes, relative_error_vs_first = error, call = timing.ToJson() });
+                setups.Add(new { device = deviceName, precision = spec.Precision, computes,
+                    relative_error_vs_first = error, call = timing.ToJson() });
                 foreach (var (_, parameter) in unet.NamedParameters()) parameter.Dispose();
             }
             BenchJson.Write(parse.GetValue(json), new

@@ -66,7 +66,8 @@ internal static class VaeBench
                 reference ??= output;
                 double error = ResultMetrics.RelativeError(output!, reference!);
                 if (devices.Count > 0) AnsiConsole.MarkupLine($"relative error against the first device: {error:0.0e+0}");
-                devices.Add(new { device = deviceName, precision = spec.Precision, computes, relative_error_vs_first = error, call = timing.ToJson() });
+                devices.Add(new { device = deviceName, precision = spec.Precision, computes,
+                    relative_error_vs_first = error, call = timing.ToJson() });
                 if (first is null)
                 {
                     (first, firstLatents, firstSpec) = (vae, latents, spec);
