@@ -36,16 +36,15 @@ public static partial class Ops
 
         // Keys per (batch, head) transposed to (d, Nk), so both products are plain row-major GEMMs.
         var kt = TensorMemory.Rent(batch * heads * d * nk);
-        var ks = k.Buffer;
-        ComputeThreads.For(batch * heads, ComputeThreads.Current, bh =>
+        fixed (float* pk = k.Span, pkt = kt)
         {
-            int b = bh / heads, h = bh % heads;
-            var dst = kt.AsSpan(bh * d * nk, d * nk);
-            var src = ks.AsSpan(b * nk * c);
-            for (int t = 0; t < nk; t++)
-                for (int i = 0; i < d; i++)
-                    dst[i * nk + t] = src[t * c + h * d + i];
-        });
+            nint from = (nint)pk, to = (nint)pkt;
+            ComputeThreads.For(batch * heads, ComputeThreads.Current, bh =>
+            {
+                int b = bh / heads, h = bh % heads;
+                TransposeBlock((float*)from + (long)b * nk * c + h * d, c, (float*)to + (long)bh * d * nk, nk, nk, d);
+            });
+        }
 
         float scale = 1f / MathF.Sqrt(d);
         int qBlocks = (nq + QueryBlock - 1) / QueryBlock;

@@ -159,10 +159,7 @@ public static partial class Ops
         return y;
     }
 
-    /// <summary>
-    /// Per batch item, dst (cols × rows) = srcᵀ, with src (rows × cols): a band of 32 rows per job, 8×8 blocks
-    /// transposed in registers (AVX), the edges element by element.
-    /// </summary>
+    /// <summary>Per batch item, dst (cols × rows) = srcᵀ, with src (rows × cols): a band of 32 rows per job.</summary>
     private static unsafe void Transpose(float[] src, float[] dst, int batch, int rows, int cols)
     {
         const int T = 32;
@@ -173,23 +170,31 @@ public static partial class Ops
             ComputeThreads.For(batch * rowTiles, ComputeThreads.Current, job =>
             {
                 int b = job / rowTiles, r0 = job % rowTiles * T, r1 = Math.Min(rows, r0 + T);
-                float* s = (float*)from + (long)b * rows * cols, d = (float*)to + (long)b * rows * cols;
-                int r = r0;
-                if (Avx.IsSupported)
-                {
-                    for (; r + 8 <= r1; r += 8)
-                    {
-                        int c = 0;
-                        for (; c + 8 <= cols; c += 8) Transpose8x8(s + (long)r * cols + c, cols,
-                            d + (long)c * rows + r, rows);
-                        for (; c < cols; c++)
-                            for (int i = r; i < r + 8; i++) d[(long)c * rows + i] = s[(long)i * cols + c];
-                    }
-                }
-                for (; r < r1; r++)
-                    for (int c = 0; c < cols; c++) d[(long)c * rows + r] = s[(long)r * cols + c];
+                long item = (long)b * rows * cols;
+                TransposeBlock((float*)from + item + (long)r0 * cols, cols, (float*)to + item + r0, rows, r1 - r0, cols);
             });
         }
+    }
+
+    /// <summary>
+    /// A rows × cols block whose rows lie <paramref name="ls"/> floats apart, written transposed (cols × rows)
+    /// in rows <paramref name="ld"/> apart: 8×8 pieces in registers (AVX), the edges element by element.
+    /// </summary>
+    internal static unsafe void TransposeBlock(float* s, int ls, float* d, int ld, int rows, int cols)
+    {
+        int r = 0;
+        if (Avx.IsSupported)
+        {
+            for (; r + 8 <= rows; r += 8)
+            {
+                int c = 0;
+                for (; c + 8 <= cols; c += 8) Transpose8x8(s + (long)r * ls + c, ls, d + (long)c * ld + r, ld);
+                for (; c < cols; c++)
+                    for (int i = r; i < r + 8; i++) d[(long)c * ld + i] = s[(long)i * ls + c];
+            }
+        }
+        for (; r < rows; r++)
+            for (int c = 0; c < cols; c++) d[(long)c * ld + r] = s[(long)r * ls + c];
     }
 
     /// <summary>
