@@ -18,27 +18,24 @@ namespace DistriGen.Generators.Parsing
     {
         public static void Check(INamedTypeSymbol owner, Compilation compilation, List<DiagnosticInfo> diagnostics, CancellationToken ct)
         {
-            foreach (var reference in owner.DeclaringSyntaxReferences)
+            foreach (var (creation, model) in OwnSyntax.Nodes<BaseObjectCreationExpressionSyntax>(owner, compilation, ct))
             {
-                var declaration = reference.GetSyntax(ct);
-                var model = compilation.GetSemanticModel(declaration.SyntaxTree);
-                foreach (var creation in declaration.DescendantNodes().OfType<BaseObjectCreationExpressionSyntax>())
-                {
-                    if (creation.Ancestors().OfType<TypeDeclarationSyntax>().First() != declaration) continue;
-                    if (!(model.GetOperation(creation, ct) is IObjectCreationOperation { Constructor: { } constructor } operation)) continue;
-                    if (Symbols.MetadataName(constructor.ContainingType) != KnownTypes.Conv2d) continue;
-                    int? kernel = Constant(operation, "kernelSize"), padding = Constant(operation, "padding");
-                    if (kernel is not { } k || padding is not { } p || (k == 1 && p == 0) || 2 * p == k - 1) continue;
-                    string fix = k % 2 == 0
-                        ? "an even kernel has no padding that keeps them; use an odd kernel (or a 1×1)"
-                        : $"patch parallelism needs padding {(k - 1) / 2} for a {k}×{k} kernel ('same')";
-                    diagnostics.Add(ModuleParser.Diagnostic(DiagnosticDescriptors.ConvolutionChangesRows, creation.GetLocation(),
-                        k.ToString(System.Globalization.CultureInfo.InvariantCulture), p.ToString(System.Globalization.CultureInfo.InvariantCulture), fix));
-                }
+                if (!(model.GetOperation(creation, ct) is IObjectCreationOperation { Constructor: { } constructor } operation)) continue;
+                if (Symbols.MetadataName(constructor.ContainingType) != KnownTypes.Conv2d) continue;
+                int? kernel = Constant(operation, "kernelSize"), padding = Constant(operation, "padding");
+                if (kernel is not { } k || padding is not { } p || (k == 1 && p == 0) || 2 * p == k - 1) continue;
+                string fix = k % 2 == 0
+                    ? "an even kernel has no padding that keeps them; use an odd kernel (or a 1×1)"
+                    : $"patch parallelism needs padding {(k - 1) / 2} for a {k}×{k} kernel ('same')";
+                var culture = System.Globalization.CultureInfo.InvariantCulture;
+                diagnostics.Add(ModuleParser.Diagnostic(DiagnosticDescriptors.ConvolutionChangesRows, creation.GetLocation(),
+                    k.ToString(culture), p.ToString(culture), fix));
             }
         }
 
-        /// <summary>The argument's compile-time value (an explicit constant or the parameter's default), or null.</summary>
+        /// <summary>
+        /// The argument's compile-time value (an explicit constant or the parameter's default), or null.
+        /// </summary>
         private static int? Constant(IObjectCreationOperation creation, string parameter)
         {
             var argument = creation.Arguments.FirstOrDefault(a => a.Parameter?.Name == parameter);

@@ -17,21 +17,15 @@ namespace DistriGen.Generators.Parsing
     {
         public static void Check(INamedTypeSymbol owner, Compilation compilation, List<DiagnosticInfo> diagnostics, CancellationToken ct)
         {
-            foreach (var reference in owner.DeclaringSyntaxReferences)
+            foreach (var (method, model) in OwnSyntax.Nodes<MethodDeclarationSyntax>(owner, compilation, ct))
             {
-                var declaration = reference.GetSyntax(ct);
-                var model = compilation.GetSemanticModel(declaration.SyntaxTree);
-                foreach (var method in declaration.DescendantNodes().OfType<MethodDeclarationSyntax>())
+                if (!(model.GetDeclaredSymbol(method, ct) is IMethodSymbol symbol) || symbol.IsStatic || !TakesOrGivesTensors(symbol)) continue;
+                foreach (var creation in method.DescendantNodes().OfType<BaseObjectCreationExpressionSyntax>())
                 {
-                    if (method.Ancestors().OfType<TypeDeclarationSyntax>().First() != declaration) continue;
-                    if (!(model.GetDeclaredSymbol(method, ct) is IMethodSymbol symbol) || symbol.IsStatic || !TakesOrGivesTensors(symbol)) continue;
-                    foreach (var creation in method.DescendantNodes().OfType<BaseObjectCreationExpressionSyntax>())
-                    {
-                        var type = model.GetTypeInfo(creation, ct).Type;
-                        if (!Symbols.IsSpatialModule(type)) continue;
-                        diagnostics.Add(ModuleParser.Diagnostic(DiagnosticDescriptors.ModuleCreatedInForward, creation.GetLocation(),
-                            owner.Name, DiagnosticDescriptors.WithArticle(type!.Name), symbol.Name));
-                    }
+                    var type = model.GetTypeInfo(creation, ct).Type;
+                    if (!Symbols.IsSpatialModule(type)) continue;
+                    diagnostics.Add(ModuleParser.Diagnostic(DiagnosticDescriptors.ModuleCreatedInForward, creation.GetLocation(),
+                        owner.Name, DiagnosticDescriptors.WithArticle(type!.Name), symbol.Name));
                 }
             }
         }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
@@ -121,10 +122,11 @@ internal abstract unsafe class AttentionProducts : IDisposable
             _v = Rounded(v, vLength);
         }
 
+        /// <summary>The values rounded, in an array rented for the call (the same sizes every step).</summary>
         private static ushort[] Rounded(float* values, long length)
         {
             const int chunk = 1 << 16;
-            var rounded = GC.AllocateUninitializedArray<ushort>(checked((int)length), pinned: true);
+            var rounded = ArrayPool<ushort>.Shared.Rent(checked((int)length));
             int chunks = (int)((length + chunk - 1) / chunk);
             nint from = (nint)values;
             ComputeThreads.For(chunks, ComputeThreads.Current, i =>
@@ -133,6 +135,13 @@ internal abstract unsafe class AttentionProducts : IDisposable
                 BFloat16.Convert(new ReadOnlySpan<float>((float*)from + start, n), rounded.AsSpan(start, n));
             });
             return rounded;
+        }
+
+        public override void Dispose()
+        {
+            ArrayPool<ushort>.Shared.Return(_q);
+            ArrayPool<ushort>.Shared.Return(_kt);
+            ArrayPool<ushort>.Shared.Return(_v);
         }
 
         public override void Scores(int qn, int kn, int d, long qAt, int ldq, long ktAt, int ldkt, float* scores,

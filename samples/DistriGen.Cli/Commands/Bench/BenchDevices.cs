@@ -50,6 +50,14 @@ internal static class BenchDevices
         return new Restore(previous);
     }
 
+    /// <summary>
+    /// A setup's name in tables and JSON ("host (bf16)" for the host in bf16) and what computes it: the host's
+    /// backend in use, or the device itself.
+    /// </summary>
+    public static (string Name, string Computes) Describe(DeviceSpec spec, Device on) =>
+        (on.IsHost && spec.Precision == "bf16" ? "host (bf16)" : on.Name,
+            on.IsHost ? Tensors.Compute.ComputeBackends.Current.Name : on.Name);
+
     private sealed class Restore(Tensors.Compute.IComputeBackend previous) : IDisposable
     {
         public void Dispose() => Tensors.Compute.ComputeBackends.Current = previous;

@@ -54,8 +54,7 @@ internal static class UNetBench
                     ? SeededNormal.Sample(3, b, unetConfig.ProjectionClassEmbeddingsInputDim!.Value - 6 * unetConfig.AdditionTimeEmbedDim!.Value).Keep()
                     : null;
                 using var timeIds = unetConfig.IsSdxl ? Conditioning.SdxlTimeIds(h, w, b) : null;
-                var computes = on.IsHost ? ComputeBackends.Current.Name : on.Name;
-                var deviceName = on.IsHost && spec.Precision == "bf16" ? "host (bf16)" : on.Name;
+                var (deviceName, computes) = BenchDevices.Describe(spec, on);
                 AnsiConsole.MarkupLine($"{Markup.Escape(name)} UNet, {unet.ParameterCount() / 1e6:0} M parameters, batch {b}, latent {w / scale}×{h / scale}, " +
                     $"{ComputeThreads.Current} thread(s), {Markup.Escape(computes)}");
                 float[]? output = null;

@@ -52,8 +52,7 @@ internal static class VaeBench
                 var vae = new AutoencoderKL(VaeConfig.StableDiffusion);
                 vae.InitializeRandom(0);
                 var latents = SeededNormal.Sample(1, 1, 4, h / 8, w / 8).Keep();
-                var computes = on.IsHost ? ComputeBackends.Current.Name : on.Name;
-                var deviceName = on.IsHost && spec.Precision == "bf16" ? "host (bf16)" : on.Name;
+                var (deviceName, computes) = BenchDevices.Describe(spec, on);
                 AnsiConsole.MarkupLine($"VAE decode {w / 8}×{h / 8} → {w}×{h}, {ComputeThreads.Current} thread(s) per rank, {Markup.Escape(computes)}");
                 float[]? output = null;
                 var timing = BenchTiming.Report(() =>
@@ -107,7 +106,9 @@ internal static class VaeBench
         return command;
     }
 
-    /// <summary>One decode on <paramref name="ranks"/> in-process ranks; the most tensor memory one rank took during it.</summary>
+    /// <summary>
+    /// One decode on <paramref name="ranks"/> in-process ranks; the most tensor memory one rank took during it.
+    /// </summary>
     private static long DecodeOnce(AutoencoderKL vae, Tensor latents, int ranks, int threads)
     {
         if (ranks == 1)
