@@ -45,7 +45,9 @@ public sealed class Tensor : IDisposable
         return device.IsHost ? HostEmpty(shape) : device.Kernels!.Empty((int[])shape.Clone());
     }
 
-    /// <summary>A host tensor with uninitialised contents, whatever the current device (the host kernels' outputs).</summary>
+    /// <summary>
+    /// A host tensor with uninitialised contents, whatever the current device (the host kernels' outputs).
+    /// </summary>
     internal static Tensor HostEmpty(params int[] shape)
     {
         var copy = (int[])shape.Clone();
@@ -76,7 +78,9 @@ public sealed class Tensor : IDisposable
         return t;
     }
 
-    /// <summary>Data derived from a real host parameter (e.g. a transposed weight): real and untracked even in meta mode.</summary>
+    /// <summary>
+    /// Data derived from a real host parameter (e.g. a transposed weight): real and untracked even in meta mode.
+    /// </summary>
     internal static Tensor Derived(params int[] shape)
     {
         var copy = (int[])shape.Clone();
@@ -113,7 +117,10 @@ public sealed class Tensor : IDisposable
 
     public int Dim(int axis) => Shape[axis < 0 ? Shape.Length + axis : axis];
 
-    /// <summary>The values of a host tensor. A device tensor's values are copied with <see cref="ToArray"/> or <see cref="Ops.Ops.CopyToHost"/>.</summary>
+    /// <summary>
+    /// The values of a host tensor. A device tensor's values are copied with <see cref="ToArray"/> or <see
+    /// cref="Ops.Ops.CopyToHost"/>.
+    /// </summary>
     public Span<float> Span
     {
         get

@@ -5,10 +5,14 @@ using DistriGen.Tensors.Nn;
 
 namespace DistriGen.Testing;
 
-/// <summary>A patch-parallel variant whose output differs from the single device's by more than the tolerance.</summary>
+/// <summary>
+/// A patch-parallel variant whose output differs from the single device's by more than the tolerance.
+/// </summary>
 public sealed class PatchParallelMismatchException(string message) : Exception(message);
 
-/// <summary>Checks, in a user's own tests, that a model's generated patch-parallel variant computes what the model computes.</summary>
+/// <summary>
+/// Checks, in a user's own tests, that a model's generated patch-parallel variant computes what the model computes.
+/// </summary>
 public static class PatchParallelAssert
 {
     /// <summary>

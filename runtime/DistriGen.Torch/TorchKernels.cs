@@ -226,7 +226,9 @@ internal sealed class TorchKernels(TorchDevice device) : IDeviceKernels
 
     private static TorchTensor? Optional(Tensor? x, TorchTensor like) => x is null ? null : As(T(x), like);
 
-    /// <summary><paramref name="x"/> in <paramref name="like"/>'s type (a layer's input in its weights' precision).</summary>
+    /// <summary>
+    /// <paramref name="x"/> in <paramref name="like"/>'s type (a layer's input in its weights' precision).
+    /// </summary>
     private static TorchTensor As(TorchTensor x, TorchTensor like) => x.dtype == like.dtype ? x : x.to(like.dtype);
 
     private static TorchTensor[] All(IReadOnlyList<Tensor> parts) => parts.Select(T).ToArray();
@@ -266,7 +268,9 @@ internal sealed class TorchKernels(TorchDevice device) : IDeviceKernels
         _threadsSet = wanted;
     }
 
-    /// <summary>2·(output values)·(inputs per output value), the FLOPs the host's profiler counts for a convolution.</summary>
+    /// <summary>
+    /// 2·(output values)·(inputs per output value), the FLOPs the host's profiler counts for a convolution.
+    /// </summary>
     private static long ConvFlops(Tensor x, Tensor weight, int stride, Padding2d padding)
     {
         long outH = (x.Dim(2) + padding.Top + padding.Bottom - weight.Dim(2)) / stride + 1;

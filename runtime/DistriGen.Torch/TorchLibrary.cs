@@ -26,7 +26,10 @@ public static class TorchLibrary
     /// <summary>Where the native bridge was loaded from (the patched copy's path when the fix was used).</summary>
     public static string LoadedFrom => _loadedFrom ?? throw new InvalidOperationException("LibTorch is not loaded yet.");
 
-    /// <summary>Makes sure LibTorch is usable; throws <see cref="TorchUnavailableException"/> (the same one every time) when not.</summary>
+    /// <summary>
+    /// Makes sure LibTorch is usable; throws <see cref="TorchUnavailableException"/> (the same one every time) when
+    /// not.
+    /// </summary>
     public static void EnsureLoaded()
     {
         lock (Gate)

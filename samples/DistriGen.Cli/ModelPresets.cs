@@ -2,7 +2,9 @@ using DistriGen.Models.Configuration;
 
 namespace DistriGen.Cli;
 
-/// <summary>Model shapes by name for plan and bench: sd15, sdxl, a diffusers folder, or a single-file checkpoint.</summary>
+/// <summary>
+/// Model shapes by name for plan and bench: sd15, sdxl, a diffusers folder, or a single-file checkpoint.
+/// </summary>
 internal static class ModelPresets
 {
     public static UNetConfig UNet(string name) => name.ToLowerInvariant() switch

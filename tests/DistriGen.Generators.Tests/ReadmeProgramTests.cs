@@ -6,7 +6,9 @@ using Microsoft.CodeAnalysis.CSharp;
 
 namespace DistriGen.Generators.Tests;
 
-/// <summary>The README's minimal program ("Use it in your project") builds with the generator and runs as it says.</summary>
+/// <summary>
+/// The README's minimal program ("Use it in your project") builds with the generator and runs as it says.
+/// </summary>
 public sealed class ReadmeProgramTests
 {
     [Fact]

@@ -77,7 +77,9 @@ public sealed class FixtureCase
     public GenerationResult SingleDevice() =>
         DiffusionPipeline.Generate(Model, new UNetPredictor(Model.Unet), Request(), Conditioning.Load(InputsPath));
 
-    /// <summary>The case's guided loop on <paramref name="ranks"/> in-process ranks; every rank's latents must agree exactly.</summary>
+    /// <summary>
+    /// The case's guided loop on <paramref name="ranks"/> in-process ranks; every rank's latents must agree exactly.
+    /// </summary>
     public GenerationResult Parallel(int ranks, PatchParallelOptions options)
     {
         var model = Model;

@@ -23,7 +23,9 @@ public sealed class LoraTests : IDisposable
 
     private static string Fixture(string name) => Path.Combine(AppContext.BaseDirectory, "Fixtures", name);
 
-    /// <summary>The modules a LoRA of this test covers: attention, feed-forward, projections, resnet convs and time projections.</summary>
+    /// <summary>
+    /// The modules a LoRA of this test covers: attention, feed-forward, projections, resnet convs and time projections.
+    /// </summary>
     private static List<(string Path, Module Module)> Targets(Module root) =>
         root.NamedModules().Where(m => m.Module is Linear or Conv2d && (m.Path.Contains(".attn") || m.Path.Contains(".ff.")
             || m.Path.Contains("proj_in") || m.Path.Contains(".conv1") || m.Path.Contains("time_emb_proj") || m.Path.Contains("self_attn")

@@ -69,7 +69,9 @@ internal static class OriginalLayout
         return result;
     }
 
-    /// <summary>first_stage_model.* names for a diffusers VAE (encoder and decoder), attention weights as 1×1 convolutions.</summary>
+    /// <summary>
+    /// first_stage_model.* names for a diffusers VAE (encoder and decoder), attention weights as 1×1 convolutions.
+    /// </summary>
     public static Dictionary<string, Tensor> Vae(IReadOnlyDictionary<string, Tensor> vae, int levels, int layersPerBlock)
     {
         var map = new List<(string Sd, string Hf)> { ("nin_shortcut", "conv_shortcut"), ("norm_out", "conv_norm_out"), ("mid.attn_1.", "mid_block.attentions.0.") };
@@ -101,7 +103,9 @@ internal static class OriginalLayout
         return result;
     }
 
-    /// <summary>OpenCLIP names (resblocks, fused in_proj, text_projection as x · P) for a transformers CLIP text encoder.</summary>
+    /// <summary>
+    /// OpenCLIP names (resblocks, fused in_proj, text_projection as x · P) for a transformers CLIP text encoder.
+    /// </summary>
     public static Dictionary<string, Tensor> OpenClip(IReadOnlyDictionary<string, Tensor> clip, string prefix)
     {
         (string Sd, string Hf)[] renames =

@@ -40,7 +40,9 @@ public sealed class SingleFileCheckpointTests : IDisposable
         return path;
     }
 
-    /// <summary>The fixture's configs, plus a CLIP fixture's text encoder config and tokenizer: what --config gives.</summary>
+    /// <summary>
+    /// The fixture's configs, plus a CLIP fixture's text encoder config and tokenizer: what --config gives.
+    /// </summary>
     private string Configs(string name, string? clip = null)
     {
         var configs = Path.Combine(_dir, name + (clip is null ? "" : "-" + clip) + "-configs");
@@ -64,7 +66,10 @@ public sealed class SingleFileCheckpointTests : IDisposable
     /// <summary>The same model as a diffusers folder: the fixture with the CLIP fixture's text side.</summary>
     private string Folder(string name, string clip) => ComposeFolder(_dir, name, clip);
 
-    /// <summary>A diffusers folder under <paramref name="root"/>: fixture <paramref name="name"/> with CLIP fixture <paramref name="clip"/>'s text side.</summary>
+    /// <summary>
+    /// A diffusers folder under <paramref name="root"/>: fixture <paramref name="name"/> with CLIP fixture <paramref
+    /// name="clip"/>'s text side.
+    /// </summary>
     internal static string ComposeFolder(string root, string name, string clip)
     {
         var folder = Path.Combine(root, name + "-" + clip + "-folder");

@@ -29,7 +29,9 @@ public sealed class DeviceGatherTests
         Assert.Equal(results[0].throughHost, results[^1].throughHost);
     }
 
-    /// <summary>An in-memory device communicator for host tensors: ranks post their tensors on a shared board.</summary>
+    /// <summary>
+    /// An in-memory device communicator for host tensors: ranks post their tensors on a shared board.
+    /// </summary>
     private sealed class BoardCommunicator(ICommunicator world, Tensor[] board) : IDeviceCommunicator
     {
         public string Name => "board";

@@ -16,7 +16,10 @@ public sealed class PatchLayerTests
 
     private static Tensor Input(long seed = 1) => SeededNormal.Sample(seed, Batch, Channels, Height, Width).Keep();
 
-    /// <summary>Runs the layer <paramref name="build"/> makes on every rank's band for the given steps; returns each rank's output of the last step.</summary>
+    /// <summary>
+    /// Runs the layer <paramref name="build"/> makes on every rank's band for the given steps; returns each rank's
+    /// output of the last step.
+    /// </summary>
     private static Tensor[] OnBands(int ranks, PatchParallelOptions options, Func<PatchContext, Func<Tensor, Tensor>> build, Func<int, Tensor> inputOfStep, int steps = 1, int alignment = 1)
     {
         var layout = new BandLayout(Height, Width, ranks, alignment);

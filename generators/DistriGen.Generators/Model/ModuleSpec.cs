@@ -15,7 +15,9 @@ namespace DistriGen.Generators.Model
         Copied,
     }
 
-    /// <summary>The container a member's modules are in; each element is rewritten by <see cref="MemberSpec.Kind"/>.</summary>
+    /// <summary>
+    /// The container a member's modules are in; each element is rewritten by <see cref="MemberSpec.Kind"/>.
+    /// </summary>
     internal enum CollectionKind
     {
         None,
@@ -23,11 +25,15 @@ namespace DistriGen.Generators.Model
         ModuleList,
         /// <summary>T[].</summary>
         Array,
-        /// <summary>IReadOnlyList&lt;T&gt;, IReadOnlyCollection&lt;T&gt;, IEnumerable&lt;T&gt;: rewritten into an array.</summary>
+        /// <summary>
+        /// IReadOnlyList&lt;T&gt;, IReadOnlyCollection&lt;T&gt;, IEnumerable&lt;T&gt;: rewritten into an array.
+        /// </summary>
         Sequence,
         /// <summary>List&lt;T&gt;, IList&lt;T&gt;, ICollection&lt;T&gt;: rewritten into a List&lt;T&gt;.</summary>
         List,
-        /// <summary>Dictionary&lt;string, T&gt; and its interfaces: rewritten into a Dictionary, named by key.</summary>
+        /// <summary>
+        /// Dictionary&lt;string, T&gt; and its interfaces: rewritten into a Dictionary, named by key.
+        /// </summary>
         Map,
     }
 
@@ -41,7 +47,10 @@ namespace DistriGen.Generators.Model
         string ElementTypeName,
         bool IsOptional);
 
-    /// <summary>A type containing the annotated class, outermost first: "partial class", "Outer" (escaped, with type parameters).</summary>
+    /// <summary>
+    /// A type containing the annotated class, outermost first: "partial class", "Outer" (escaped, with type
+    /// parameters).
+    /// </summary>
     internal sealed record ContainingTypeSpec(string Keyword, string Name);
 
     /// <summary>

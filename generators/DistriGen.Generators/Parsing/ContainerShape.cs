@@ -83,7 +83,10 @@ namespace DistriGen.Generators.Parsing
 
         private static ITypeSymbol Bare(ITypeSymbol type) => type.WithNullableAnnotation(NullableAnnotation.NotAnnotated);
 
-        /// <summary>Whether modules are reachable inside the type (element types, type arguments, fields of source types; not delegates).</summary>
+        /// <summary>
+        /// Whether modules are reachable inside the type (element types, type arguments, fields of source types; not
+        /// delegates).
+        /// </summary>
         private static bool HoldsModules(ITypeSymbol type, HashSet<ITypeSymbol> seen, int depth)
         {
             if (IsLeaf(type)) return true;

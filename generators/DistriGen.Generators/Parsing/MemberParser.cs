@@ -116,7 +116,10 @@ namespace DistriGen.Generators.Parsing
             return null;
         }
 
-        /// <summary>A property without a field of its own must return a field (or auto-property) of the class when it holds modules.</summary>
+        /// <summary>
+        /// A property without a field of its own must return a field (or auto-property) of the class when it holds
+        /// modules.
+        /// </summary>
         private static void CheckComputed(INamedTypeSymbol owner, IPropertySymbol property, Compilation compilation,
             List<DiagnosticInfo> diagnostics, CancellationToken ct)
         {

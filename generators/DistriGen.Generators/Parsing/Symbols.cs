@@ -3,7 +3,9 @@ using Microsoft.CodeAnalysis;
 
 namespace DistriGen.Generators.Parsing
 {
-    /// <summary>Symbol questions the parser and the analyzer ask, by metadata name (nothing of DistriGen is referenced).</summary>
+    /// <summary>
+    /// Symbol questions the parser and the analyzer ask, by metadata name (nothing of DistriGen is referenced).
+    /// </summary>
     internal static class Symbols
     {
         /// <summary>global::-qualified, keywords escaped (@class), nullable annotations dropped.</summary>
@@ -38,7 +40,10 @@ namespace DistriGen.Generators.Parsing
 
         public static bool IsPatchParallel(ITypeSymbol? type) => type != null && HasAttribute(type, KnownTypes.PatchParallelAttribute);
 
-        /// <summary>A layer that mixes pixels across rows: a known spatial layer, a [PatchParallel] module, or a module of unknown kind.</summary>
+        /// <summary>
+        /// A layer that mixes pixels across rows: a known spatial layer, a [PatchParallel] module, or a module of
+        /// unknown kind.
+        /// </summary>
         public static bool IsSpatialModule(ITypeSymbol? type) =>
             IsModule(type) && !InheritsFrom(type, KnownTypes.Linear) && !InheritsFrom(type, KnownTypes.LayerNorm)
             && !InheritsFrom(type, KnownTypes.Embedding)

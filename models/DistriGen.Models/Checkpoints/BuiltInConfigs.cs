@@ -12,7 +12,9 @@ public static class BuiltInConfigs
     private const string Root = "DistriGen.Models.Families/";
     private static readonly Lock Gate = new();
 
-    /// <summary>The folder with <paramref name="family"/>'s configs (made on first use, under the temporary folder).</summary>
+    /// <summary>
+    /// The folder with <paramref name="family"/>'s configs (made on first use, under the temporary folder).
+    /// </summary>
     public static string Folder(CheckpointFamily family)
     {
         var name = family switch

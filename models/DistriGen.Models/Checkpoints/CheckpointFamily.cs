@@ -7,11 +7,15 @@ public enum CheckpointFamily
     StableDiffusion1,
     /// <summary>SD 2.x: OpenCLIP ViT-H, 1024-wide cross-attention, v-prediction at 768² by default.</summary>
     StableDiffusion2,
-    /// <summary>SDXL base: CLIP ViT-L and OpenCLIP ViT-bigG, 2048-wide cross-attention, size and crop conditioning.</summary>
+    /// <summary>
+    /// SDXL base: CLIP ViT-L and OpenCLIP ViT-bigG, 2048-wide cross-attention, size and crop conditioning.
+    /// </summary>
     StableDiffusionXl,
 }
 
-/// <summary>Which family a single-file checkpoint is, from its keys (as diffusers 0.24 decides it, text encoders first).</summary>
+/// <summary>
+/// Which family a single-file checkpoint is, from its keys (as diffusers 0.24 decides it, text encoders first).
+/// </summary>
 public static class CheckpointFamilies
 {
     private const string Sd2Probe = LdmUnetNames.Prefix + "input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight";

@@ -45,7 +45,9 @@ public static partial class DiffusersFolderWriter
         SafeTensorsWriter.Write(path, tensors.Select(t => new SafeTensorsItem(t.Name, t.Tensor, dtype)));
     }
 
-    /// <summary>The VAE encoder (which generation does not load) read from the file under its diffusers names.</summary>
+    /// <summary>
+    /// The VAE encoder (which generation does not load) read from the file under its diffusers names.
+    /// </summary>
     private static IEnumerable<(string Name, Tensor Tensor)> VaeEncoder(SafeTensorsFile file)
     {
         foreach (var key in file.Keys.Where(k => k.StartsWith(LdmVaeNames.Prefix + "encoder.", StringComparison.Ordinal)

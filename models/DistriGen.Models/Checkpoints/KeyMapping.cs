@@ -5,7 +5,9 @@ public enum StoredAs
 {
     /// <summary>The same values under another name.</summary>
     Same,
-    /// <summary>A 1×1 convolution (out, in, 1, 1) for a linear weight (out, in): the VAE's mid-block attention.</summary>
+    /// <summary>
+    /// A 1×1 convolution (out, in, 1, 1) for a linear weight (out, in): the VAE's mid-block attention.
+    /// </summary>
     Conv1x1,
     /// <summary>The transpose: OpenCLIP's text_projection, applied as x · P.</summary>
     Transposed,
@@ -13,5 +15,7 @@ public enum StoredAs
     Rows,
 }
 
-/// <summary>Where one diffusers tensor is in an original-layout file: its key, and for <see cref="StoredAs.Rows"/> which rows.</summary>
+/// <summary>
+/// Where one diffusers tensor is in an original-layout file: its key, and for <see cref="StoredAs.Rows"/> which rows.
+/// </summary>
 public sealed record KeyMapping(string Key, StoredAs Stored = StoredAs.Same, int FirstRow = 0, int RowCount = 0);

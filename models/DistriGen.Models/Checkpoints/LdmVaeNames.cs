@@ -20,7 +20,9 @@ public static partial class LdmVaeNames
         ("to_out.0.", "proj_out."),
     ];
 
-    /// <summary>The file key (with <see cref="Prefix"/>) of every parameter name of the decoder side of a VAE.</summary>
+    /// <summary>
+    /// The file key (with <see cref="Prefix"/>) of every parameter name of the decoder side of a VAE.
+    /// </summary>
     public static Dictionary<string, KeyMapping> For(IEnumerable<string> parameterNames)
     {
         var names = parameterNames.ToList();

@@ -56,7 +56,9 @@ public static class SingleFileModel
         }
     }
 
-    /// <summary>The prompt encoder from the file's text encoders and the configs' tokenizers; null when the file has none.</summary>
+    /// <summary>
+    /// The prompt encoder from the file's text encoders and the configs' tokenizers; null when the file has none.
+    /// </summary>
     private static IPromptEncoder? TextEncoder(SafeTensorsFile file, CheckpointFamily family, string configs, string? configDirectory, string path)
     {
         (string Prefix, bool OpenClip)[] towers = family switch

@@ -16,7 +16,10 @@ namespace DistriGen.Models.Lora;
 /// </summary>
 public static class LoraMerge
 {
-    /// <summary>Merges <paramref name="layers"/> at <paramref name="scale"/> into <paramref name="model"/>; returns how many it merged.</summary>
+    /// <summary>
+    /// Merges <paramref name="layers"/> at <paramref name="scale"/> into <paramref name="model"/>; returns how many it
+    /// merged.
+    /// </summary>
     public static int Apply(DiffusionModel model, IReadOnlyList<LoraLayer> layers, float scale, string source)
     {
         var targets = new Dictionary<LoraComponent, Module?>

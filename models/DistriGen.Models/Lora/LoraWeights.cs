@@ -18,6 +18,8 @@ public sealed record LoraLayer(LoraComponent Component, string Name, bool IsModu
 {
     public int Rank => DownShape[0];
 
-    /// <summary>What ΔW = up · down is multiplied by at scale <paramref name="scale"/>: s · alpha / rank (1 without an alpha).</summary>
+    /// <summary>
+    /// What ΔW = up · down is multiplied by at scale <paramref name="scale"/>: s · alpha / rank (1 without an alpha).
+    /// </summary>
     public float Factor(float scale) => scale * (Alpha ?? Rank) / Rank;
 }

@@ -44,7 +44,9 @@ public sealed record Conditioning(Tensor EncoderHiddenStates, Tensor? TextEmbeds
     public static Tensor SdxlTimeIds(int height, int width, int rows) =>
         Tensor.FromArray(Enumerable.Range(0, rows).SelectMany(_ => new float[] { height, width, 0, 0, height, width }).ToArray(), rows, 6).Keep();
 
-    /// <summary>This conditioning when its tensors are on <paramref name="device"/>, else a copy there (the caller disposes it).</summary>
+    /// <summary>
+    /// This conditioning when its tensors are on <paramref name="device"/>, else a copy there (the caller disposes it).
+    /// </summary>
     public Conditioning To(Device device)
     {
         if (ReferenceEquals(EncoderHiddenStates.Device, device)) return this;

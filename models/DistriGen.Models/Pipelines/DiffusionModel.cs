@@ -6,7 +6,8 @@ using DistriGen.Tensors.Nn;
 namespace DistriGen.Models.Pipelines;
 
 /// <summary>
-/// A model: a folder in diffusers layout, or a single-file checkpoint read into the same parts. The folder: unet/ (config.json + weights), scheduler/, and optionally vae/
+/// A model: a folder in diffusers layout, or a single-file checkpoint read into the same parts. The folder: unet/
+/// (config.json + weights), scheduler/, and optionally vae/
 /// (latent models; without it the model works in pixel space), the text side (CLIP tokenizer/ +
 /// text_encoder/, SDXL's _2 pair, or the token-embedding encoder of small models) and model_index.json.
 /// Weights may be F32, F16 or BF16, in one file or sharded.
@@ -30,7 +31,9 @@ public sealed class DiffusionModel
     /// <summary>The text side, or null when the folder has none (or it was not loaded): then embeddings come from a file.</summary>
     public IPromptEncoder? TextEncoder { get; }
 
-    /// <summary>Where the UNet's and the VAE's weights are and their computation runs (the text side runs on the host).</summary>
+    /// <summary>
+    /// Where the UNet's and the VAE's weights are and their computation runs (the text side runs on the host).
+    /// </summary>
     public Device Device => Unet.Device;
 
     /// <summary>Image pixels per latent pixel (1 for pixel-space models).</summary>

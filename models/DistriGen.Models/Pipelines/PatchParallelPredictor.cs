@@ -40,7 +40,9 @@ public sealed class PatchParallelPredictor : INoisePredictor
         _steps = 0;
     }
 
-    /// <summary>Bytes this rank's communicators sent in this generation's denoising steps (layers and band gathers).</summary>
+    /// <summary>
+    /// Bytes this rank's communicators sent in this generation's denoising steps (layers and band gathers).
+    /// </summary>
     public long BytesSentThisGeneration => _bytesAfterLastStep - _bytesAtStart;
 
     private long _bytesAfterLastStep;

@@ -58,7 +58,8 @@ public sealed record SchedulerConfig
             // clip_sample belongs to DDIM: read it from a DDIM config (default true there), apply it only when DDIM runs.
             ClipSample = (native == SchedulerKind.Ddim ? r.Bool("clip_sample", true) : r.Bool("clip_sample", false)) && kind == SchedulerKind.Ddim,
             ClipSampleRange = r.Double("clip_sample_range", 1.0),
-            // DDIM's; configs of other schedulers carry it (and PNDM's skip_prk_steps) over from the pipeline they came from.
+            // DDIM's; configs of other schedulers carry it (and PNDM's skip_prk_steps) over from the pipeline they came
+            // from.
             SetAlphaToOne = r.Bool("set_alpha_to_one", true) || native != SchedulerKind.Ddim,
             SolverOrder = r.Int("solver_order", 2),
             LowerOrderFinal = r.Bool("lower_order_final", true),

@@ -52,7 +52,9 @@ public sealed partial class VaeDecoder : Module
         ConvOut = new Conv2d(config.BlockOutChannels[0], config.OutChannels, 3, padding: 1);
     }
 
-    /// <summary>Reads the whole latent; in a patch-parallel decode each rank cuts its band (and halo rows) from it.</summary>
+    /// <summary>
+    /// Reads the whole latent; in a patch-parallel decode each rank cuts its band (and halo rows) from it.
+    /// </summary>
     [SplitsInput]
     public Conv2d ConvIn { get; }
 

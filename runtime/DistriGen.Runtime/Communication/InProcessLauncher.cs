@@ -2,7 +2,9 @@ using DistriGen.Tensors.Compute;
 
 namespace DistriGen.Runtime.Communication;
 
-/// <summary>Runs one function per rank, each rank on a dedicated thread (kept between runs) with its own compute-thread budget.</summary>
+/// <summary>
+/// Runs one function per rank, each rank on a dedicated thread (kept between runs) with its own compute-thread budget.
+/// </summary>
 public static class InProcessLauncher
 {
     /// <summary>

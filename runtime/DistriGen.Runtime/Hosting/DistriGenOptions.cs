@@ -14,7 +14,9 @@ public sealed class DistriGenOptions
     /// <summary>"auto" (a native library when installed), "managed" or "openblas".</summary>
     public string Backend { get; set; } = "auto";
 
-    /// <summary>Where ranks compute: the host (default), LibTorch's CPU or CUDA devices (see <see cref="DevicePlacement"/>).</summary>
+    /// <summary>
+    /// Where ranks compute: the host (default), LibTorch's CPU or CUDA devices (see <see cref="DevicePlacement"/>).
+    /// </summary>
     public DeviceSpec Device { get; set; } = DeviceSpec.Host;
 
     public PatchParallelOptions Parallel { get; set; } = new();

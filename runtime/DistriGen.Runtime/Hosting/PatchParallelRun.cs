@@ -22,7 +22,9 @@ public sealed class PatchParallelRun : IDisposable
 
     public ICommunicator World { get; }
 
-    /// <summary>Moves the world's device tensors device to device (NCCL), or null: then they go through the host.</summary>
+    /// <summary>
+    /// Moves the world's device tensors device to device (NCCL), or null: then they go through the host.
+    /// </summary>
     public IDeviceCommunicator? DeviceWorld { get; }
     public ICommunicator PatchGroup { get; }
 
@@ -94,7 +96,9 @@ public sealed class PatchParallelRun : IDisposable
         }
     }
 
-    /// <summary>The same gather device to device: every rank's band, then rows joined per group and groups by batch.</summary>
+    /// <summary>
+    /// The same gather device to device: every rank's band, then rows joined per group and groups by batch.
+    /// </summary>
     private Tensor GatherOnDevice(IDeviceCommunicator direct, Tensor band, BandLayout layout)
     {
         int groups = SplitBatch ? 2 : 1, perGroup = World.Size / groups;

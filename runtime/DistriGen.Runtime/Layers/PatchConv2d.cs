@@ -45,7 +45,10 @@ internal sealed class PatchConv2d(Conv2d source, HaloPoint halo) : Conv2d(source
         return output;
     }
 
-    /// <summary>Output rows from <paramref name="outputRow"/> on, from [above | band rows [from, to) | below] with no vertical padding.</summary>
+    /// <summary>
+    /// Output rows from <paramref name="outputRow"/> on, from [above | band rows [from, to) | below] with no vertical
+    /// padding.
+    /// </summary>
     private static void Patch(Conv2d conv, Tensor output, int outputRow, Tensor? above, Tensor band, int from, int to, Tensor? below)
     {
         int p = conv.Padding;

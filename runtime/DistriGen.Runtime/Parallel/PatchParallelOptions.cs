@@ -54,7 +54,10 @@ public sealed class PatchParallelOptions
     /// <summary>Split the guidance batch across two rank groups (DistriFusion's split_batch).</summary>
     public bool SplitBatch { get; set; }
 
-    /// <summary>Decode the image on all ranks, a band each (--vae-parallel on, the default); off: every rank decodes the whole image.</summary>
+    /// <summary>
+    /// Decode the image on all ranks, a band each (--vae-parallel on, the default); off: every rank decodes the whole
+    /// image.
+    /// </summary>
     public bool VaeParallel { get; set; } = true;
 
     /// <summary>The longest a rank waits for another (--comm-timeout; default DISTRIGEN_COMM_TIMEOUT seconds, else 120 s).</summary>

@@ -16,7 +16,9 @@ public abstract class Device
     /// <summary>The device new tensors (parameters, noise, embeddings) are made on, on this thread.</summary>
     public static Device Current => _current ?? Host;
 
-    /// <summary>Makes <paramref name="device"/> this thread's current device until the returned object is disposed.</summary>
+    /// <summary>
+    /// Makes <paramref name="device"/> this thread's current device until the returned object is disposed.
+    /// </summary>
     public static IDisposable Use(Device device)
     {
         var previous = _current;
@@ -24,15 +26,22 @@ public abstract class Device
         return new Restore(previous);
     }
 
-    /// <summary>A name for messages and reports: "host", "torch-cpu", "cuda:0", with the precision when it is not float32.</summary>
+    /// <summary>
+    /// A name for messages and reports: "host", "torch-cpu", "cuda:0", with the precision when it is not float32.
+    /// </summary>
     public abstract string Name { get; }
 
     public bool IsHost => ReferenceEquals(this, Host);
 
-    /// <summary>The device's operations; the host has none (its operations are <see cref="Ops.Ops"/>' own code).</summary>
+    /// <summary>
+    /// The device's operations; the host has none (its operations are <see cref="Ops.Ops"/>' own code).
+    /// </summary>
     public abstract IDeviceKernels? Kernels { get; }
 
-    /// <summary>Waits until the device has finished the work queued so far (for timing; the host and LibTorch's CPU are synchronous).</summary>
+    /// <summary>
+    /// Waits until the device has finished the work queued so far (for timing; the host and LibTorch's CPU are
+    /// synchronous).
+    /// </summary>
     public virtual void Synchronize() { }
 
     public override string ToString() => Name;

@@ -21,7 +21,9 @@ public sealed record DeviceSpec(string Kind, int? Index = null, string Precision
 
     public static IReadOnlyList<string> Precisions { get; } = ["fp32", "bf16", "fp16"];
 
-    /// <summary>Parses "host", "torch-cpu", "cuda" or "cuda:i"; a wrong name or precision is an error naming the option.</summary>
+    /// <summary>
+    /// Parses "host", "torch-cpu", "cuda" or "cuda:i"; a wrong name or precision is an error naming the option.
+    /// </summary>
     public static DeviceSpec Parse(string text, string precision = "fp32")
     {
         var name = text.Trim().ToLowerInvariant();

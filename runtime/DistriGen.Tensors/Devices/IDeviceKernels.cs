@@ -11,7 +11,9 @@ public interface IDeviceKernels
 {
     // Memory and host transfers.
     Tensor Empty(int[] shape);
-    /// <summary>A zero-filled parameter in the device's weight precision, owned by its module (not tracked by a scope).</summary>
+    /// <summary>
+    /// A zero-filled parameter in the device's weight precision, owned by its module (not tracked by a scope).
+    /// </summary>
     Tensor Parameter(int[] shape);
     Tensor FromHost(ReadOnlySpan<float> values, int[] shape);
     void CopyToHost(Tensor x, Span<float> destination);

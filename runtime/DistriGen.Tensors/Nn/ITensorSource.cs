@@ -43,7 +43,9 @@ public sealed class DictionaryTensorSource(IReadOnlyDictionary<string, Tensor> t
     public int[] ShapeOf(string key) => tensors[key].Shape;
     public void ReadInto(string key, Span<float> destination) => Ops.Ops.CopyToHost(tensors[key], destination);
 
-    /// <summary>A module's parameters by state-dict name (to load another instance of the same module, e.g. on another device).</summary>
+    /// <summary>
+    /// A module's parameters by state-dict name (to load another instance of the same module, e.g. on another device).
+    /// </summary>
     public static DictionaryTensorSource Of(Module module) =>
         new(module.NamedParameters().ToDictionary(p => p.Name, p => p.Tensor), $"the parameters of a loaded {module.GetType().Name}");
 

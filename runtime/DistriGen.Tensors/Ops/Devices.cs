@@ -30,7 +30,9 @@ public static partial class Ops
         return parts[0].Device.Kernels;
     }
 
-    /// <summary>A copy of <paramref name="x"/> on <paramref name="device"/> (staged through the host between devices).</summary>
+    /// <summary>
+    /// A copy of <paramref name="x"/> on <paramref name="device"/> (staged through the host between devices).
+    /// </summary>
     public static Tensor To(Tensor x, Device device)
     {
         if (x.IsMeta) return Tensor.Meta(x.Shape);
@@ -40,7 +42,9 @@ public static partial class Ops
         return Tensor.FromArray(host.AsSpan(0, x.Length), x.Shape);
     }
 
-    /// <summary>Overwrites <paramref name="destination"/>'s values with host values (e.g. weights read from a file).</summary>
+    /// <summary>
+    /// Overwrites <paramref name="destination"/>'s values with host values (e.g. weights read from a file).
+    /// </summary>
     public static void CopyFromHost(ReadOnlySpan<float> values, Tensor destination)
     {
         int length = values.Length;

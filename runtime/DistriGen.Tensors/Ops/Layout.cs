@@ -307,7 +307,10 @@ public static partial class Ops
         else x.Span.CopyTo(destination);
     }
 
-    /// <summary>A tensor of <paramref name="shape"/> on <paramref name="device"/> holding a copy of host values (a received message).</summary>
+    /// <summary>
+    /// A tensor of <paramref name="shape"/> on <paramref name="device"/> holding a copy of host values (a received
+    /// message).
+    /// </summary>
     public static Tensor FromHost(ReadOnlySpan<float> values, Devices.Device device, params int[] shape)
     {
         using var on = Devices.Device.Use(device);
@@ -317,7 +320,10 @@ public static partial class Ops
 
 public static partial class Ops
 {
-    /// <summary>Overwrites rows [start, start + rows of <paramref name="source"/>) of an NCHW tensor with <paramref name="source"/>'s rows.</summary>
+    /// <summary>
+    /// Overwrites rows [start, start + rows of <paramref name="source"/>) of an NCHW tensor with <paramref
+    /// name="source"/>'s rows.
+    /// </summary>
     public static void WriteRows(Tensor destination, int start, Tensor source)
     {
         const string op = "write_rows";

@@ -17,7 +17,10 @@ public sealed class SeededNormal
         _s3 = SplitMix(ref x);
     }
 
-    /// <summary>Noise of <paramref name="shape"/> on the current device (drawn on the host, so every device gets the same values).</summary>
+    /// <summary>
+    /// Noise of <paramref name="shape"/> on the current device (drawn on the host, so every device gets the same
+    /// values).
+    /// </summary>
     public static Tensor Sample(long seed, params int[] shape)
     {
         if (TensorScope.MetaActive) return Tensor.Meta(shape);

@@ -8,7 +8,9 @@ internal enum NcclType
     BFloat16 = 9,
 }
 
-/// <summary>The part of NCCL's C API DistriGen calls (an interface, so everything around it is tested without GPUs).</summary>
+/// <summary>
+/// The part of NCCL's C API DistriGen calls (an interface, so everything around it is tested without GPUs).
+/// </summary>
 internal interface INcclApi
 {
     /// <summary>The library's version, e.g. "2.21.5".</summary>

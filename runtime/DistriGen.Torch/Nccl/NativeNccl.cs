@@ -40,7 +40,9 @@ internal sealed unsafe class NativeNccl : INcclApi
 
     public string Version { get; }
 
-    /// <summary>NCCL and the CUDA runtime, or null with the reason (then messages are staged through the host).</summary>
+    /// <summary>
+    /// NCCL and the CUDA runtime, or null with the reason (then messages are staged through the host).
+    /// </summary>
     public static NativeNccl? TryLoad(out string why)
     {
         if (!NativeLibrary.TryLoad("libnccl.so.2", out var nccl))

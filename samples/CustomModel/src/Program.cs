@@ -13,7 +13,8 @@ using var single = model.Forward(input);
 
 foreach (var ranks in new[] { 1, 2 })
 {
-    // Bands are cut in multiples of what the model downsamples by (its Down conv's stride 2), as the generator computed.
+    // Bands are cut in multiples of what the model downsamples by (its Down conv's stride 2), as the generator
+    // computed.
     var layout = new BandLayout(32, 24, ranks, model.BandAlignment);
     var outputs = InProcessLauncher.Run(ranks, threadsPerRank: 1, comm =>
     {

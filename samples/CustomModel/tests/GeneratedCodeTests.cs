@@ -2,7 +2,10 @@ using DistriGen.Testing;
 
 namespace CustomModel.Tests;
 
-/// <summary>Our model's generated patch-parallel code, snapshot-tested, and its variant against one device, as DistriGen recommends.</summary>
+/// <summary>
+/// Our model's generated patch-parallel code, snapshot-tested, and its variant against one device, as DistriGen
+/// recommends.
+/// </summary>
 public sealed class GeneratedCodeTests
 {
     private static readonly GeneratorOutput Output = GeneratorHarness.Run(

@@ -3,7 +3,9 @@ using DistriGen.Cli.Commands.Bench;
 
 namespace DistriGen.Cli.Commands;
 
-/// <summary>distrigen bench kernels|unet|vae|parallel|text-encoder: throughput measured side by side in one run.</summary>
+/// <summary>
+/// distrigen bench kernels|unet|vae|parallel|text-encoder: throughput measured side by side in one run.
+/// </summary>
 internal static class BenchCommand
 {
     public static Command Create()

@@ -4,7 +4,9 @@ using Spectre.Console;
 
 namespace DistriGen.Cli.Commands;
 
-/// <summary>distrigen convert: a single-file checkpoint written as a diffusers folder, so it loads without conversion next time.</summary>
+/// <summary>
+/// distrigen convert: a single-file checkpoint written as a diffusers folder, so it loads without conversion next time.
+/// </summary>
 internal static class ConvertCommand
 {
     public static Command Create()

@@ -30,7 +30,9 @@ internal static class BenchTiming
         return MedianOf(Times(run, repeats));
     }
 
-    /// <summary>Times <paramref name="run"/> (after one warm-up) with the per-operation breakdown and memory, and prints it.</summary>
+    /// <summary>
+    /// Times <paramref name="run"/> (after one warm-up) with the per-operation breakdown and memory, and prints it.
+    /// </summary>
     public static CallTiming Report(Action run, int repeats)
     {
         run();

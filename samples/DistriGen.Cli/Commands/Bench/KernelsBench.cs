@@ -87,7 +87,9 @@ internal static class KernelsBench
         return command;
     }
 
-    /// <summary>Seeded values in a parameter of the current device, so a LibTorch device holds them in its precision.</summary>
+    /// <summary>
+    /// Seeded values in a parameter of the current device, so a LibTorch device holds them in its precision.
+    /// </summary>
     private static Tensor Input(long seed, params int[] shape)
     {
         var values = new float[shape.Aggregate(1, (a, b) => a * b)];

@@ -62,7 +62,8 @@ internal static class ParallelBench
                 AnsiConsole.MarkupLine($"{Markup.Escape(name)} at {w}×{h} (latent {w / scale}×{h / scale}), batch {(request.GuidanceScale > 1 ? 2 : 1)}, {stepCount} steps of which {warm} synchronous warmup (not timed), {Markup.Escape(ComputeBackends.Select(parse.GetValue(backend)!).Name)}");
             if (mpi is not null)
             {
-                // Under mpirun every process is one rank of each timed run; the single-rank baseline is a separate run without mpirun.
+                // Under mpirun every process is one rank of each timed run; the single-rank baseline is a separate run
+                // without mpirun.
                 foreach (var mode in modeNames) setups.Add((mpi.Size, Math.Max(1, total), mode));
             }
             else
@@ -92,7 +93,8 @@ internal static class ParallelBench
                 OpProfiler.Enabled = parse.GetValue(breakdown);
                 var (_, report) = new ParallelSetup(r, t, options, parse.GetValue(backend)!) { Device = spec }.Generate(model, request, conditioning, progress);
                 OpProfiler.Enabled = false;
-                // The median step is the steady state: the first asynchronous step lays out (and first touches) the exchange buffers, the second the receiving ones.
+                // The median step is the steady state: the first asynchronous step lays out (and first touches) the
+                // exchange buffers, the second the receiving ones.
                 var stepSeconds = times.Skip(warm + 1).Zip(times.Skip(warm), (b, a) => Stopwatch.GetElapsedTime(a, b).TotalSeconds).Order().ToArray();
                 // Only the reporting rank records steps; under mpirun the others have none.
                 double perStep = stepSeconds.Length > 0 ? stepSeconds[stepSeconds.Length / 2] : double.NaN, runSeconds = Stopwatch.GetElapsedTime(times[0], times[^1]).TotalSeconds;
@@ -130,7 +132,10 @@ internal static class ParallelBench
         return command;
     }
 
-    /// <summary>Time stamps of step ends (and the start), recorded on the reporting rank's thread; <paramref name="warmupDone"/> runs when the warmup steps end.</summary>
+    /// <summary>
+    /// Time stamps of step ends (and the start), recorded on the reporting rank's thread; <paramref name="warmupDone"/>
+    /// runs when the warmup steps end.
+    /// </summary>
     private sealed class StepClock(int warmupSteps, Action warmupDone) : IProgress<StepProgress>
     {
         public List<long> Times { get; } = [Stopwatch.GetTimestamp()];
